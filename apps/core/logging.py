@@ -1,0 +1,34 @@
+"""Log filter that removes the provider key and bearer tokens from every record."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.IGNORECASE)
+_SK = re.compile(r"\bsk-[A-Za-z0-9]{8,}")
+
+
+def redact(text: str) -> str:
+    """Replace the configured key and anything shaped like a bearer token or `sk-` key."""
+    from django.conf import settings
+
+    key = getattr(settings, "MOONSHOT_API_KEY", "")
+    if key:
+        text = text.replace(key, "[redacted]")
+    text = _BEARER.sub(r"\1[redacted]", text)
+    return _SK.sub("[redacted]", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Formats the record once and rewrites it without secrets; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not hide the record
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
