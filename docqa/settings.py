@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.workspaces",
+    "apps.moonshot",
 ]
 
 MIDDLEWARE = [
