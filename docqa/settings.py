@@ -138,6 +138,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # --- Moonshot -----------------------------------------------------------------------------------
 MOONSHOT_API_KEY = env("MOONSHOT_API_KEY", default="")
 MOONSHOT_BASE_URL = env("MOONSHOT_BASE_URL", default="https://api.moonshot.cn/v1")
+# Models chat may use; "auto" picks the smallest window that fits. Windows and prices per model
+# come from apps.moonshot.catalogue, extended or overridden by MOONSHOT_MODELS (a dict).
+MOONSHOT_CHAT_MODELS = env.list(
+    "MOONSHOT_CHAT_MODELS", default=["moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k"]
+)
+MOONSHOT_MODELS: dict[str, dict] = {}
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
