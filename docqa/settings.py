@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.workspaces",
     "apps.moonshot",
+    "apps.chat",
 ]
 
 MIDDLEWARE = [
