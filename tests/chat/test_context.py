@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from apps.chat.context import ContextPlan, Turn, build_context
 from apps.chat.prompts import document_marker
@@ -215,3 +216,9 @@ def test_no_documents_still_produces_a_valid_request_that_says_so():
     assert plan.fits and plan.included == []
     assert [m["role"] for m in plan.messages] == ["system", "user"]
     assert "没有提供任何文档" in plan.messages[0]["content"]
+
+
+def test_reasons_are_shown_in_the_active_language():
+    with translation.override("zh-hans"):
+        plan = build_context([REPORT], "Revenue?", [], model="gpt-4")
+    assert plan.reason == "模型“gpt-4”不可用。"
