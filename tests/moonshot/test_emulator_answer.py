@@ -127,3 +127,21 @@ def test_sniffing_and_decoding() -> None:
     assert extract("x.zip", zip_not_office).error == "unsupported zip archive"
     ole = extract("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
     assert ole.status == "error" and "legacy" in ole.error
+
+
+def test_content_json_embedded_in_a_larger_message_is_unwrapped() -> None:
+    def body(text: str, name: str) -> str:
+        return (
+            f'{{"content":"{text}","file_type":"text/plain","filename":"{name}",'
+            '"title":"","type":"file"}'
+        )
+
+    system = "Reference files:\n" + body("Warranty: three years.\\nReturns take 30 days.", "w.txt")
+    system += "\n" + body("Shipping is free.", "s.txt")
+    messages = [{"role": "system", "content": system}]
+    ask = [{"role": "user", "content": "How long do returns take?"}]
+    assert derive_answer(messages + ask) == (
+        'According to the documents: "Returns take 30 days." [w.txt]'
+    )
+    ask = [{"role": "user", "content": "Is shipping free?"}]
+    assert derive_answer(messages + ask).endswith('"Shipping is free." [s.txt]')

@@ -113,3 +113,12 @@ def test_cli_serves_and_prints_its_base_url() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0  # a graceful, clean exit
+
+
+def test_the_package_imports_without_django() -> None:
+    code = (
+        "import sys, apps.moonshot.emulator\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'django'], 'django imported'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)

@@ -125,6 +125,10 @@ def test_max_tokens_cuts_the_answer_with_finish_reason_length(
     assert data["choices"][0]["finish_reason"] == "length"
     assert data["usage"]["completion_tokens"] <= 10
     assert data["choices"][0]["message"]["content"] != "token " * 200
+    # max_completion_tokens (the newer name) wins over max_tokens.
+    newer = chat(client, max_tokens=1000, max_completion_tokens=5).json()
+    assert newer["choices"][0]["finish_reason"] == "length"
+    assert newer["usage"]["completion_tokens"] <= 5
 
 
 def test_content_json_is_compact_and_alphabetical_per_format(client: httpx.Client) -> None:

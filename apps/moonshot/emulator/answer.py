@@ -114,12 +114,7 @@ def features(text: str) -> set[str]:
 
 
 def _sentences(text: str) -> list[Sentence]:
-    markers: list[tuple[int, str]] = []
-    parsed = _content_json(text)
-    if parsed is not None:
-        text, filename = parsed
-        if filename:
-            markers.append((0, filename))
+    text, markers = _unwrap_content_json(text)
     chars = list(text)
     for pattern in _MARKERS:
         for match in pattern.finditer(text):
@@ -146,18 +141,36 @@ def _sentences(text: str) -> list[Sentence]:
     return out
 
 
-def _content_json(text: str) -> tuple[str, str] | None:
-    """A system message that is the provider's content JSON: (content, filename)."""
-    stripped = text.strip()
-    if not (stripped.startswith("{") and stripped.endswith("}")):
-        return None
-    try:
-        data = json.loads(stripped)
-    except ValueError:
-        return None
-    if isinstance(data, dict) and isinstance(data.get("content"), str):
-        return data["content"], str(data.get("filename") or "")
-    return None
+_CONTENT_JSON = re.compile(r'\{\s*"content"\s*:')
+
+
+def _unwrap_content_json(text: str) -> tuple[str, list[tuple[int, str]]]:
+    """Replace each embedded /files/{id}/content body (`{"content":…,"filename":…}`) by its
+    text, and mark where each such document starts."""
+    decoder = json.JSONDecoder()
+    parts: list[str] = []
+    markers: list[tuple[int, str]] = []
+    length = 0
+    position = 0
+    for match in _CONTENT_JSON.finditer(text):
+        if match.start() < position:
+            continue
+        try:
+            data, end = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("content"), str):
+            continue
+        before = text[position : match.start()] + "\n"
+        parts.append(before)
+        length += len(before)
+        if data.get("filename"):
+            markers.append((length, str(data["filename"])))
+        parts.append(data["content"] + "\n")
+        length += len(data["content"]) + 1
+        position = end
+    parts.append(text[position:])
+    return "".join(parts), markers
 
 
 def _best_sentence(question: str, sentences: list[Sentence]) -> Sentence | None:

@@ -100,7 +100,9 @@ def parse_chat(body: Mapping[str, Any], config: EmulatorConfig) -> ChatRequest |
     n = body.get("n", 1) if body.get("n") is not None else 1
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 5:
         return wire.invalid_request("Invalid request: n must be an integer between 1 and 5")
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    max_tokens = body.get("max_completion_tokens")  # the newer name wins (reference §5.1)
+    if max_tokens is None:
+        max_tokens = body.get("max_tokens")
     if max_tokens is None:
         max_tokens = config.default_max_tokens
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
