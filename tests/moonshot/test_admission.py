@@ -94,7 +94,7 @@ def test_rpm_is_never_exceeded_in_any_window_and_the_quota_is_used(make_ctl):
     assert len(times) == 12
     assert windows_exceeded(times, 1.0 - 0.02, 3) == []
     # 12 admissions at 3 per window: the 4th batch starts after 3 windows, not much later.
-    assert time.monotonic() - started < 3 * 1.0 + 0.8
+    assert time.monotonic() - started < 3 * 1.0 + 1.5
 
 
 def test_tpm_is_token_weighted(make_ctl):
