@@ -118,7 +118,8 @@ def test_dropped_stream_raises_stream_interrupted(async_provider, emulator):
         (
             429,
             "exceeded_current_quota_error",
-            "Your account org-abc123<ak-xyz789> is suspended, please check your plan and billing details",
+            "Your account org-abc123<ak-xyz789> is suspended, "
+            "please check your plan and billing details",
             errors.QuotaExceededError,
         ),
         (
