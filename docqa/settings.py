@@ -133,7 +133,10 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 50
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "reconcile-provider-files": {"task": "moonshot.reconcile_files", "schedule": 15 * 60},
+    "enforce-provider-retention": {"task": "moonshot.enforce_retention", "schedule": 5 * 60},
+}
 
 # --- Moonshot -----------------------------------------------------------------------------------
 MOONSHOT_API_KEY = env("MOONSHOT_API_KEY", default="")

@@ -93,3 +93,38 @@ class ReconcileRun(models.Model):
 
     def __str__(self) -> str:
         return f"Reconcile {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class Retention(models.TextChoices):
+    DELETE = "delete", _("Delete the remote copy once its text is cached")
+    KEEP = "keep", _("Keep remote copies up to a high-water mark, evicting the least recently used")
+
+
+class FileStorePolicy(models.Model):
+    """The retention policy in force (one row, pk=1), editable by admins; settings give defaults."""
+
+    retention = models.CharField(_("retention"), max_length=10, choices=Retention.choices)
+    keep_files = models.PositiveIntegerField(_("keep at most (files)"))
+    keep_bytes = models.PositiveBigIntegerField(_("keep at most (bytes)"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("file retention policy")
+        verbose_name_plural = _("file retention policy")
+
+    def __str__(self) -> str:
+        return str(self.get_retention_display())
+
+    @classmethod
+    def current(cls) -> FileStorePolicy:
+        from django.conf import settings
+
+        policy, _created = cls.objects.get_or_create(
+            pk=1,
+            defaults={
+                "retention": settings.MOONSHOT_RETENTION,
+                "keep_files": settings.MOONSHOT_KEEP_FILES,
+                "keep_bytes": settings.MOONSHOT_KEEP_BYTES,
+            },
+        )
+        return policy
