@@ -134,7 +134,10 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 50
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "reconcile-provider-files": {"task": "moonshot.reconcile_files", "schedule": 15 * 60},
+    "enforce-provider-retention": {"task": "moonshot.enforce_retention", "schedule": 5 * 60},
+}
 
 # --- Moonshot -----------------------------------------------------------------------------------
 MOONSHOT_API_KEY = env("MOONSHOT_API_KEY", default="")
@@ -145,6 +148,23 @@ MOONSHOT_CHAT_MODELS = env.list(
     "MOONSHOT_CHAT_MODELS", default=["moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k"]
 )
 MOONSHOT_MODELS: dict[str, dict] = {}
+# Per-phase timeouts in seconds; READ is the longest allowed gap between two streamed chunks.
+MOONSHOT_CONNECT_TIMEOUT = env.float("MOONSHOT_CONNECT_TIMEOUT", default=5.0)
+MOONSHOT_READ_TIMEOUT = env.float("MOONSHOT_READ_TIMEOUT", default=120.0)
+MOONSHOT_WRITE_TIMEOUT = env.float("MOONSHOT_WRITE_TIMEOUT", default=120.0)
+MOONSHOT_POOL_TIMEOUT = env.float("MOONSHOT_POOL_TIMEOUT", default=10.0)
+# The provider keeps at most 1000 files / 10 GiB. The ledger stops a little short, leaving
+# headroom for uploads in flight and for files other tools put on the same key.
+MOONSHOT_FILE_SLOTS = env.int("MOONSHOT_FILE_SLOTS", default=980)
+MOONSHOT_FILE_BYTES = env.int("MOONSHOT_FILE_BYTES", default=10 * 1024**3 - 500 * 1024**2)
+MOONSHOT_MAX_FILE_BYTES = 100 * 1024**2  # the provider's per-file cap
+# Retention: "delete" removes a remote copy once its text is cached; "keep" keeps copies up to
+# the high-water marks and evicts the least recently used beyond them.
+MOONSHOT_RETENTION = env("MOONSHOT_RETENTION", default="delete")
+MOONSHOT_KEEP_FILES = env.int("MOONSHOT_KEEP_FILES", default=900)
+MOONSHOT_KEEP_BYTES = env.int("MOONSHOT_KEEP_BYTES", default=9 * 1024**3)
+# Remote files younger than this are never treated as orphans (their upload may be in flight).
+MOONSHOT_RECONCILE_GRACE_SECONDS = env.int("MOONSHOT_RECONCILE_GRACE_SECONDS", default=600)
 
 # --- Moonshot rate limits: the admission controller (apps.moonshot.admission) -------------------
 # Limits are per provider account and shared by every model, web and worker process, so one
