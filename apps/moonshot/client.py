@@ -32,7 +32,7 @@ from django.conf import settings
 
 from . import errors
 from .admission import AdmissionController, Priority, WaitInfo, get_controller
-from .streaming import aiter_chunks
+from .streaming import StreamInterrupted, aiter_chunks
 from .tokens import estimate_messages_tokens
 from .types import ChatResult, FileContent, ModelEntry, RemoteFile, StreamChunk
 
@@ -329,9 +329,9 @@ class AsyncMoonshotClient(_Base):
                     raise
                 await asyncio.sleep(wait)
             except httpx.HTTPError as exc:
+                if started:  # the connection broke after tokens arrived: the answer is partial
+                    raise StreamInterrupted(f"{type(exc).__name__}: {exc}") from exc
                 error = _network_error(exc)
-                if started:
-                    raise error from exc
                 wait = self._after_failure(error, attempt)
                 if wait is None:
                     raise error from exc

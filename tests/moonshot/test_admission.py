@@ -351,6 +351,7 @@ def test_limits_come_from_the_tier_with_overrides(settings):
         "tpd": 1_500_000,
     }
     assert settings.MOONSHOT_TIERS["tier5"]["rpm"] == 10_000
+    settings.MOONSHOT_COOLDOWN_MIN_SECONDS = 3.0  # the default (tests/settings.py shortens it)
     settings.MOONSHOT_LIMITS = {"concurrency": 2, "rpm": 7, "tpm": 9_000, "tpd": None}
     assert limits_from_settings() == Limits(concurrency=2, rpm=7, tpm=9_000, tpd=None)
     ctl = get_controller()
@@ -362,7 +363,8 @@ def test_limits_come_from_the_tier_with_overrides(settings):
 
 def test_settings_parse_tier_and_overrides():
     code = "from django.conf import settings as s; print(s.MOONSHOT_LIMITS)"
-    env_base = {"DJANGO_SETTINGS_MODULE": "tests.settings"}
+    # The real settings module: tests/settings.py replaces the limits with generous ones.
+    env_base = {"DJANGO_SETTINGS_MODULE": "docqa.settings"}
 
     def run(**env: str) -> subprocess.CompletedProcess[str]:
         full = {**os.environ, **env_base, **env}
