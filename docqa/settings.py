@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.workspaces",
     "apps.moonshot",
+    "apps.documents",
 ]
 
 MIDDLEWARE = [
@@ -133,7 +134,11 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 50
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Documents whose task was lost (broker flushed, worker killed past its retries) are put back
+    # on the queue or failed; see apps.documents.pipeline.sweep_stuck_documents.
+    "documents.sweep_stuck": {"task": "documents.sweep_stuck_documents", "schedule": 300.0},
+}
 
 # --- Moonshot -----------------------------------------------------------------------------------
 MOONSHOT_API_KEY = env("MOONSHOT_API_KEY", default="")
@@ -144,6 +149,18 @@ MOONSHOT_CHAT_MODELS = env.list(
     "MOONSHOT_CHAT_MODELS", default=["moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k"]
 )
 MOONSHOT_MODELS: dict[str, dict] = {}
+
+# --- Documents ---------------------------------------------------------------------------------
+# Largest accepted upload; the provider's own cap (100 MB per file) applies on top of this.
+DOCQA_MAX_UPLOAD_BYTES = env.int("DOCQA_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
+# Extraction runs per document before it is failed; stored on each row when it is created, so a
+# task that kills its worker every time (OOM, segfault) ends FAILED instead of looping forever.
+DOCQA_EXTRACT_MAX_ATTEMPTS = env.int("DOCQA_EXTRACT_MAX_ATTEMPTS", default=3)
+# A document queued or in progress for longer than this is treated as lost by the sweep. It must
+# exceed the hard task time limit, or a slow but live extraction would be run twice.
+DOCQA_EXTRACT_STUCK_SECONDS = max(
+    env.int("DOCQA_EXTRACT_STUCK_SECONDS", default=1800), CELERY_TASK_TIME_LIMIT + 60
+)
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

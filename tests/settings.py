@@ -11,3 +11,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["KEY_PREFIX"] = "docqa-test"  # noqa: F405
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_USE_FINDERS = True
+
+# Uploaded originals of the test run (shared with the Celery worker and uvicorn the tests start).
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT  # noqa: F405
