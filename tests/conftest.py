@@ -20,6 +20,7 @@ from apps.accounts.models import User
 from apps.accounts.services import register_user
 from apps.workspaces.models import Membership, Role, Workspace
 from apps.workspaces.services import create_workspace
+from tests.browser import browser_page, live_app  # noqa: F401  (fixtures for every test)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple 42"
