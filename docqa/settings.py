@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.workspaces",
     "apps.moonshot",
     "apps.chat",
+    "apps.documents",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +138,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reconcile-provider-files": {"task": "moonshot.reconcile_files", "schedule": 15 * 60},
     "enforce-provider-retention": {"task": "moonshot.enforce_retention", "schedule": 5 * 60},
+    # Documents whose task was lost (broker flushed, worker killed past its retries) are put back
+    # on the queue or failed; see apps.documents.pipeline.sweep_stuck_documents.
+    "documents.sweep_stuck": {"task": "documents.sweep_stuck_documents", "schedule": 300.0},
 }
 
 # --- Moonshot -----------------------------------------------------------------------------------
@@ -225,6 +229,18 @@ MOONSHOT_LEASE_SECONDS = env.float("MOONSHOT_LEASE_SECONDS", default=90.0)
 MOONSHOT_TPD_RESET_UTC_OFFSET_HOURS = 8
 # Redis keys are "{<namespace>}:..." (one hash tag, so a Redis Cluster keeps them on one slot).
 MOONSHOT_ADMISSION_NAMESPACE = "ms"
+
+# --- Documents ---------------------------------------------------------------------------------
+# Largest accepted upload; the provider's own cap (100 MB per file) applies on top of this.
+DOCQA_MAX_UPLOAD_BYTES = env.int("DOCQA_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
+# Extraction runs per document before it is failed; stored on each row when it is created, so a
+# task that kills its worker every time (OOM, segfault) ends FAILED instead of looping forever.
+DOCQA_EXTRACT_MAX_ATTEMPTS = env.int("DOCQA_EXTRACT_MAX_ATTEMPTS", default=3)
+# A document queued or in progress for longer than this is treated as lost by the sweep. It must
+# exceed the hard task time limit, or a slow but live extraction would be run twice.
+DOCQA_EXTRACT_STUCK_SECONDS = max(
+    env.int("DOCQA_EXTRACT_STUCK_SECONDS", default=1800), CELERY_TASK_TIME_LIMIT + 60
+)
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

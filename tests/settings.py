@@ -16,3 +16,7 @@ WHITENOISE_USE_FINDERS = True
 # admission itself set their own limits. A short cooldown keeps 429 tests quick.
 MOONSHOT_LIMITS = {"concurrency": 50, "rpm": 100_000, "tpm": 100_000_000, "tpd": None}
 MOONSHOT_COOLDOWN_MIN_SECONDS = 0.2
+
+# Uploaded originals of the test run (shared with the Celery worker and uvicorn the tests start).
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT  # noqa: F405
