@@ -169,6 +169,9 @@ MOONSHOT_KEEP_FILES = env.int("MOONSHOT_KEEP_FILES", default=900)
 MOONSHOT_KEEP_BYTES = env.int("MOONSHOT_KEEP_BYTES", default=9 * 1024**3)
 # Remote files younger than this are never treated as orphans (their upload may be in flight).
 MOONSHOT_RECONCILE_GRACE_SECONDS = env.int("MOONSHOT_RECONCILE_GRACE_SECONDS", default=600)
+# A document whose extraction met a busy provider (429s, overload, a full file store, after the
+# client's own retries) goes back to the queue and is tried again this many seconds later.
+DOCQA_PROVIDER_RETRY_SECONDS = env.int("DOCQA_PROVIDER_RETRY_SECONDS", default=20)
 
 # --- Moonshot rate limits: the admission controller (apps.moonshot.admission) -------------------
 # Limits are per provider account and shared by every model, web and worker process, so one

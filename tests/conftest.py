@@ -21,6 +21,13 @@ from apps.accounts.services import register_user
 from apps.workspaces.models import Membership, Role, Workspace
 from apps.workspaces.services import create_workspace
 from tests.browser import browser_page, live_app  # noqa: F401  (fixtures for every test)
+from tests.provider import (  # noqa: F401  (fixtures for every test)
+    async_provider,
+    emulator,
+    emulator_server,
+    provider,
+    provider_settings,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple 42"
@@ -78,7 +85,7 @@ def test_database_url() -> str:
 
 @contextmanager
 def running_celery_worker(
-    settings_module: str = "tests.settings",
+    settings_module: str = "tests.settings", *, concurrency: int = 2
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a real `celery worker` process on the test database and the test Redis database.
 
@@ -108,7 +115,7 @@ def running_celery_worker(
             "--loglevel",
             "INFO",
             "--concurrency",
-            "2",
+            str(concurrency),
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",

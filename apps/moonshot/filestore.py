@@ -127,12 +127,21 @@ def evict_beyond(client: MoonshotClient, keep_files: int, keep_bytes: int) -> in
 
 
 def recount() -> FileStoreQuota:
-    """Recompute the quota row from the ledger (the ledger is the truth)."""
+    """Recompute the quota row from the ledger (the ledger is the truth).
+
+    The quota row is locked first. A reservation increments the row and inserts its ledger row
+    in one transaction under that lock, so once we hold it every committed reservation is
+    counted; a release marks its row and then decrements under the lock, so one still in flight
+    is counted as holding now and subtracts itself afterwards. Without the lock a reservation
+    between the count and the write would be lost, and the cap overrun by one.
+    """
     _quota_row()
-    holding = RemoteFile.objects.filter(state__in=HOLDING)
-    files = holding.count()
-    size = holding.aggregate(total=Sum("size"))["total"] or 0
-    FileStoreQuota.objects.filter(pk=1).update(files_used=files, bytes_used=size)
+    with transaction.atomic():
+        FileStoreQuota.objects.select_for_update().get(pk=1)
+        holding = RemoteFile.objects.filter(state__in=HOLDING)
+        files = holding.count()
+        size = holding.aggregate(total=Sum("size"))["total"] or 0
+        FileStoreQuota.objects.filter(pk=1).update(files_used=files, bytes_used=size)
     return FileStoreQuota.objects.get(pk=1)
 
 

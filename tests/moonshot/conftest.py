@@ -1,39 +1,5 @@
-"""Provider fixtures: one emulator per test session over loopback HTTP, reset for each test."""
+"""The provider fixtures live in tests/provider.py (shared by every test package)."""
 
-from __future__ import annotations
+from tests.provider import API_KEY, FAST_RETRY
 
-from collections.abc import Iterator
-
-import pytest
-
-from apps.moonshot.client import AsyncMoonshotClient, MoonshotClient, RetryPolicy
-from apps.moonshot.emulator import EmulatorConfig, EmulatorServer
-
-API_KEY = "sk-emulator-test-key-0123456789"
-FAST_RETRY = RetryPolicy(max_attempts=5, backoff_base=0.01, backoff_cap=0.05, cooldown_min=0.2)
-
-
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorConfig(api_key=API_KEY)) as server:
-        yield server
-
-
-@pytest.fixture
-def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
-    emulator_server.reset()
-    config = emulator_server.config
-    for name, value in EmulatorConfig(api_key=API_KEY).__dict__.items():
-        setattr(config, name, value)
-    yield emulator_server
-    emulator_server.reset()
-
-
-@pytest.fixture
-def provider(emulator: EmulatorServer) -> MoonshotClient:
-    return MoonshotClient(api_key=API_KEY, base_url=emulator.base_url, retry=FAST_RETRY)
-
-
-@pytest.fixture
-def async_provider(emulator: EmulatorServer) -> AsyncMoonshotClient:
-    return AsyncMoonshotClient(api_key=API_KEY, base_url=emulator.base_url, retry=FAST_RETRY)
+__all__ = ["API_KEY", "FAST_RETRY"]

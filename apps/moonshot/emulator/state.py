@@ -96,6 +96,7 @@ class State:
         self._in_flight = 0
         self._in_flight_limited = 0
         self._max_concurrent = 0
+        self._max_files = 0
         self._requests = limits.SlidingWindow(limits.MINUTE)
         self._tokens_minute = limits.SlidingWindow(limits.MINUTE)
         self._tokens_day = limits.SlidingWindow(limits.DAY)
@@ -108,6 +109,7 @@ class State:
         counted (they are still running)."""
         with self._lock:
             self._files.clear()
+            self._max_files = 0
             self._calls.clear()
             self._stream_disconnects = self._streams_dropped = self._rate_limited = 0
             self._max_concurrent = self._in_flight
@@ -135,6 +137,13 @@ class State:
     def add_file(self, stored: StoredFile) -> None:
         with self._lock:
             self._files[stored.id] = stored
+            self._max_files = max(self._max_files, len(self._files))
+
+    @property
+    def max_files_seen(self) -> int:
+        """The most files stored at any one moment since the last reset (quota race tests)."""
+        with self._lock:
+            return self._max_files
 
     def delete_file(self, file_id: str) -> bool:
         with self._lock:
@@ -295,6 +304,7 @@ class State:
                 "rate_limited_count": self._rate_limited,
                 "in_flight": self._in_flight,
                 "max_concurrent_seen": self._max_concurrent,
+                "max_files_seen": self._max_files,
                 **self.window_usage(),
             }
 
