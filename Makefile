@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_REDIS_DB ?= 15
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format bench services-up services-down browser clean messages
+.PHONY: install run run-emulator test lint format bench services-up services-down browser clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/python -m docqa.runstack
+
+# The whole app against the local Moonshot emulator: extraction and streamed answers end to end
+# without an API key (answers quote the best-matching sentence of your documents).
+run-emulator: install
+	DOCQA_EMULATOR=1 $(BIN)/python -m docqa.runstack
 
 # Debian's Chromium for the Playwright browser tests (Playwright's own browser download
 # cannot work offline). Installed only when missing.

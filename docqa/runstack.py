@@ -25,6 +25,32 @@ def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([PYTHON, str(BASE_DIR / "manage.py"), *args], env=env, check=True)
 
 
+EMULATOR_KEY = "sk-local-emulator"  # the emulator's own key, not a secret
+
+
+def _emulator(env: dict[str, str]) -> dict[str, list[str]]:
+    """With DOCQA_EMULATOR=1, run the local Moonshot emulator and point the app at it."""
+    if os.environ.get("DOCQA_EMULATOR", "") not in ("1", "true", "yes"):
+        return {}
+    port = os.environ.get("DOCQA_EMULATOR_PORT", "8765")
+    env["MOONSHOT_API_KEY"] = EMULATOR_KEY
+    env["MOONSHOT_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
+    print(f"Using the local Moonshot emulator on port {port} (no real key needed).", flush=True)
+    return {
+        "emulator": [
+            PYTHON,
+            "-m",
+            "apps.moonshot.emulator",
+            "--port",
+            port,
+            "--api-key",
+            EMULATOR_KEY,
+            "--chunk-delay",
+            "0.02",
+        ]
+    }
+
+
 def _processes(host: str, port: str) -> dict[str, list[str]]:
     concurrency = os.environ.get("CELERY_CONCURRENCY", "2")
     return {
@@ -104,7 +130,7 @@ def main() -> int:
     try:
         _manage("migrate", "--noinput", env=env)
         _manage("ensure_admin", env=env)
-        for name, argv in _processes(host, port).items():
+        for name, argv in {**_emulator(env), **_processes(host, port)}.items():
             # Own process group: the terminal's Ctrl-C reaches only us, and we stop children
             # in order instead of all of them racing.
             children[name] = subprocess.Popen(argv, env=env, cwd=BASE_DIR, start_new_session=True)
