@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from django.utils.translation import gettext as _
 
 from .context import DocumentText
-from .ranking import rank_passages
+from .ranking import chunk_document, rank
 
 TOP_PASSAGES = 3
 _PIECE = re.compile(r"\S+\s*|\s+")
@@ -23,7 +23,8 @@ def compose(documents: Sequence[DocumentText], question: str) -> str:
               "match your question, quoted from the documents.")
     if not documents:
         return label + "\n\n" + _("There are no ready documents in scope to search.")
-    best = [s for s in rank_passages(documents, question, limit=TOP_PASSAGES) if s.score > 0]
+    passages = [p for d in documents for p in chunk_document(d.id, d.text)]
+    best = [s for s in rank(passages, question)[:TOP_PASSAGES] if s.score > 0]
     if not best:
         return label + "\n\n" + _("None of the documents in scope seem to mention this.")
     names = {d.id: d.name for d in documents}

@@ -34,7 +34,7 @@ from . import offline, services
 from .markdown import render_markdown
 from .models import Status
 from .services import PreparedTurn
-from .sse import RelayOutcome, relay
+from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_event
 
 HTML_EVERY_SECONDS = 0.25
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -98,7 +98,7 @@ def stream_turn(turn: PreparedTurn) -> Any:
 
     async def pump(queue: asyncio.Queue) -> None:
         async def emit(event: str, data: dict[str, Any]) -> None:
-            await queue.put((event, data))
+            await queue.put(sse_event(event, data))
 
         await emit(
             "meta", {"model": state.model, "sources": turn.sources, "offline": turn.offline}
@@ -110,10 +110,10 @@ def stream_turn(turn: PreparedTurn) -> Any:
                 await _provider_answer(turn, state, emit)
         except errors.MoonshotError as error:
             state.error = error
-            await emit("error", {"message": error.user_message, "retryable": error.retryable})
-            return
+            raise RelayError(error.user_message, retryable=error.retryable) from error
         await emit("html", {"html": render_markdown(state.text, turn.citation_urls)})
         await emit("usage", _usage_event(state))
+        await emit("done", {"status": Status.COMPLETE})
 
     async def on_finish(outcome: RelayOutcome) -> None:
         _last_html.pop(turn.answer_id, None)
@@ -129,9 +129,9 @@ def stream_turn(turn: PreparedTurn) -> Any:
 def _status(outcome: RelayOutcome, state: TurnState) -> str:
     if state.error is not None:
         return Status.FAILED
-    if outcome.kind == "stopped":
+    if outcome.status == RelayStatus.STOPPED:
         return Status.STOPPED
-    if outcome.kind == "error":
+    if outcome.status == RelayStatus.ERROR:
         return Status.FAILED
     return Status.COMPLETE
 
