@@ -25,6 +25,7 @@ from apps.workspaces.models import Membership, Workspace
 
 from . import offline, selectors
 from .context import ContextPlan, Turn, build_context
+from .prompts import citation_label
 from .models import Conversation, Message, Role, Status
 
 TITLE_LENGTH = 80
@@ -158,7 +159,7 @@ def start_turn(
         )
     slug = conversation.workspace.slug
     citation_urls = {
-        d.name: reverse("documents:detail", args=[slug, d.id]) for d in documents
+        citation_label(d.name): reverse("documents:detail", args=[slug, d.id]) for d in documents
     }
     return PreparedTurn(
         conversation_id=conversation.pk,

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -21,6 +22,7 @@ from . import selectors, services
 from .budget import budget_for
 from .markdown import render_markdown
 from .models import Conversation
+from .prompts import citation_label
 from .streaming import stream_turn
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -61,7 +63,9 @@ def detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     history = list(selectors.conversation_messages(conversation))
     slug = request.workspace.slug
     documents = list(selectors.ready_documents(request.workspace))
-    citation_urls = {d.name: f"/w/{slug}/documents/{d.pk}/" for d in documents}
+    citation_urls = {
+        citation_label(d.name): reverse("documents:detail", args=[slug, d.pk]) for d in documents
+    }
     rendered = [
         (m, render_markdown(m.content, citation_urls) if m.role == "assistant" else "")
         for m in history

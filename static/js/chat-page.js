@@ -82,7 +82,6 @@
     setBusy(true);
     scrollDown();
     current = window.DocQAChat.stream(url, body, {
-      csrfToken: csrfToken(),
       queued: function (data) {
         bubble.status.textContent = fill(msg.msgQueued, { position: data.position, eta: data.eta_seconds });
       },
@@ -113,15 +112,15 @@
       done: function () {
         bubble.li.classList.remove("status-streaming");
         if (bubble.status.textContent === msg.msgThinking) bubble.status.textContent = "";
-        finish();
       },
-      aborted: function () {
-        bubble.status.textContent = msg.msgStopped;
-        bubble.li.classList.add("status-stopped");
-        finish();
-      },
-      failed: function () {
-        bubble.status.textContent = msg.msgNetwork;
+      close: function (data) {
+        bubble.li.classList.remove("status-streaming");
+        if (data.stopped) {
+          bubble.status.textContent = msg.msgStopped;
+          bubble.li.classList.add("status-stopped");
+        } else if (bubble.status.textContent === msg.msgThinking) {
+          bubble.status.textContent = "";
+        }
         finish();
       },
     });
