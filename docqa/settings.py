@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.workspaces",
     "apps.moonshot",
+    "apps.chat",
+    "apps.documents",
 ]
 
 MIDDLEWARE = [
@@ -136,6 +138,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reconcile-provider-files": {"task": "moonshot.reconcile_files", "schedule": 15 * 60},
     "enforce-provider-retention": {"task": "moonshot.enforce_retention", "schedule": 5 * 60},
+    # Documents whose task was lost (broker flushed, worker killed past its retries) are put back
+    # on the queue or failed; see apps.documents.pipeline.sweep_stuck_documents.
+    "documents.sweep_stuck": {"task": "documents.sweep_stuck_documents", "schedule": 300.0},
 }
 
 # --- Moonshot -----------------------------------------------------------------------------------
@@ -164,6 +169,78 @@ MOONSHOT_KEEP_FILES = env.int("MOONSHOT_KEEP_FILES", default=900)
 MOONSHOT_KEEP_BYTES = env.int("MOONSHOT_KEEP_BYTES", default=9 * 1024**3)
 # Remote files younger than this are never treated as orphans (their upload may be in flight).
 MOONSHOT_RECONCILE_GRACE_SECONDS = env.int("MOONSHOT_RECONCILE_GRACE_SECONDS", default=600)
+
+# --- Moonshot rate limits: the admission controller (apps.moonshot.admission) -------------------
+# Limits are per provider account and shared by every model, web and worker process, so one
+# Redis-backed controller admits every provider call. Values: reference moonshot-api.md §6.2
+# (current tiers); older accounts and some regions report lower figures, hence the overrides.
+# None in "tpd" means the tier has no daily token limit.
+MOONSHOT_TIERS: dict[str, dict[str, int | None]] = {
+    "tier0": {"concurrency": 1, "rpm": 3, "tpm": 500_000, "tpd": 1_500_000},
+    "tier1": {"concurrency": 50, "rpm": 200, "tpm": 2_000_000, "tpd": None},
+    "tier2": {"concurrency": 100, "rpm": 500, "tpm": 3_000_000, "tpd": None},
+    "tier3": {"concurrency": 200, "rpm": 5_000, "tpm": 3_000_000, "tpd": None},
+    "tier4": {"concurrency": 400, "rpm": 5_000, "tpm": 4_000_000, "tpd": None},
+    "tier5": {"concurrency": 1_000, "rpm": 10_000, "tpm": 5_000_000, "tpd": None},
+}
+MOONSHOT_TIER = env("MOONSHOT_TIER", default="tier0").strip().lower()
+if MOONSHOT_TIER not in MOONSHOT_TIERS:
+    raise ImproperlyConfigured(
+        f"MOONSHOT_TIER={MOONSHOT_TIER!r} is unknown; use one of {', '.join(MOONSHOT_TIERS)}."
+    )
+
+
+def _limit_override(name: str, raw: str, *, zero_means_unlimited: bool = False) -> int | None:
+    """An optional integer override: empty means "use the tier's value"."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < 0 or (value == 0 and not zero_means_unlimited):
+        raise ImproperlyConfigured(f"{name} must be positive.")
+    return value
+
+
+_limit_overrides = {
+    "concurrency": _limit_override("MOONSHOT_CONCURRENCY", env("MOONSHOT_CONCURRENCY", default="")),
+    "rpm": _limit_override("MOONSHOT_RPM", env("MOONSHOT_RPM", default="")),
+    "tpm": _limit_override("MOONSHOT_TPM", env("MOONSHOT_TPM", default="")),
+    "tpd": _limit_override(
+        "MOONSHOT_TPD", env("MOONSHOT_TPD", default=""), zero_means_unlimited=True
+    ),
+}
+# The effective limits: the tier's values with any override applied (tpd None = unlimited).
+MOONSHOT_LIMITS: dict[str, int | None] = {
+    key: (value if _limit_overrides[key] is None else (_limit_overrides[key] or None))
+    for key, value in MOONSHOT_TIERS[MOONSHOT_TIER].items()
+}
+# After a provider 429 every process pauses at least this long (anchors §B4).
+MOONSHOT_COOLDOWN_MIN_SECONDS = env.float("MOONSHOT_COOLDOWN_MIN_SECONDS", default=3.0)
+# The sliding window for RPM/TPM: 61 s, one second more than the provider's minute, covers clock
+# skew and transit (anchors §B5).
+MOONSHOT_RATE_WINDOW_SECONDS = env.float("MOONSHOT_RATE_WINDOW_SECONDS", default=61.0)
+# A concurrency slot is a lease renewed every third of this while held; a killed process's slot
+# returns after at most this long.
+MOONSHOT_LEASE_SECONDS = env.float("MOONSHOT_LEASE_SECONDS", default=90.0)
+# The provider's day for TPD; its reset time is unconfirmed, Beijing midnight is assumed.
+MOONSHOT_TPD_RESET_UTC_OFFSET_HOURS = 8
+# Redis keys are "{<namespace>}:..." (one hash tag, so a Redis Cluster keeps them on one slot).
+MOONSHOT_ADMISSION_NAMESPACE = "ms"
+
+# --- Documents ---------------------------------------------------------------------------------
+# Largest accepted upload; the provider's own cap (100 MB per file) applies on top of this.
+DOCQA_MAX_UPLOAD_BYTES = env.int("DOCQA_MAX_UPLOAD_BYTES", default=100 * 1024 * 1024)
+# Extraction runs per document before it is failed; stored on each row when it is created, so a
+# task that kills its worker every time (OOM, segfault) ends FAILED instead of looping forever.
+DOCQA_EXTRACT_MAX_ATTEMPTS = env.int("DOCQA_EXTRACT_MAX_ATTEMPTS", default=3)
+# A document queued or in progress for longer than this is treated as lost by the sweep. It must
+# exceed the hard task time limit, or a slow but live extraction would be run twice.
+DOCQA_EXTRACT_STUCK_SECONDS = max(
+    env.int("DOCQA_EXTRACT_STUCK_SECONDS", default=1800), CELERY_TASK_TIME_LIMIT + 60
+)
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

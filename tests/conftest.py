@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from apps.accounts.models import User
 from apps.accounts.services import register_user
 from apps.workspaces.models import Membership, Role, Workspace
 from apps.workspaces.services import create_workspace
+from tests.browser import browser_page, live_app  # noqa: F401  (fixtures for every test)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple 42"
@@ -74,9 +76,15 @@ def test_database_url() -> str:
     return f"postgres://{s['USER']}{password}@{host}{port}/{s['NAME']}"
 
 
-@pytest.fixture
-def celery_worker(transactional_db) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` process on the test database and the test Redis database."""
+@contextmanager
+def running_celery_worker(
+    settings_module: str = "tests.settings",
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a real `celery worker` process on the test database and the test Redis database.
+
+    ``settings_module`` lets a test run the worker with extra test-only wiring (e.g. a reader
+    that kills its process, to exercise redelivery).
+    """
     from django.conf import settings
 
     from docqa.celery import app
@@ -86,7 +94,7 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen[bytes]]:
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
     }
     log = open(BASE_DIR / "var" / "test-celery-worker.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -122,12 +130,21 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen[bytes]]:
     else:
         os.killpg(proc.pid, signal.SIGKILL)
         raise RuntimeError("celery worker did not answer ping within 30 s")
-    yield proc
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    log.close()
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` process on the test database and the test Redis database."""
+    with running_celery_worker() as proc:
+        yield proc

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from apps.documents.models import Document
+from apps.documents.services import ingest_upload
 from apps.workspaces.models import Invitation, Membership, Role
 from apps.workspaces.services import create_invitation
 from tests.conftest import PASSWORD
@@ -18,10 +21,14 @@ def url_values(team, owner, member):
     """Real ids of the team's objects, so a 404 means 'not yours', not 'no such id'."""
     owner_membership = Membership.objects.get(workspace=team, user=owner)
     invitation, _ = create_invitation(actor=owner_membership, role=Role.MEMBER)
+    document = ingest_upload(
+        actor=owner_membership, upload=SimpleUploadedFile("notes.txt", b"team notes")
+    ).document
     return {
         "slug": team.slug,
         "membership_id": Membership.objects.get(workspace=team, user=member).pk,
         "invitation_id": invitation.pk,
+        "document_id": document.pk,
     }
 
 
@@ -34,6 +41,7 @@ def login(user) -> Client:
 def test_every_workspace_route_is_covered():
     names = {r.name for r in ROUTES}
     assert {"workspaces:detail", "workspaces:members", "workspaces:invite"} <= names
+    assert {"documents:list", "documents:upload", "documents:download"} <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
@@ -66,6 +74,7 @@ def test_viewer_cannot_write(route, url_values, viewer, team):
         list(Membership.objects.filter(workspace=team).values_list("user_id", "role")),
         Invitation.objects.filter(workspace=team).count(),
         team.name,
+        list(Document.objects.filter(workspace=team).values_list("pk", "status", "attempts")),
     )
     response = client.post(
         route.build(url_values), {"role": "owner", "name": "Hijacked", "email": "x@example.com"}
@@ -75,6 +84,7 @@ def test_viewer_cannot_write(route, url_values, viewer, team):
         list(Membership.objects.filter(workspace=team).values_list("user_id", "role")),
         Invitation.objects.filter(workspace=team).count(),
         team.name,
+        list(Document.objects.filter(workspace=team).values_list("pk", "status", "attempts")),
     )
     if route.name == "workspaces:leave":
         # Leaving is the one thing a viewer may do to themselves.

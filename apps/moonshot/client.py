@@ -32,7 +32,7 @@ from django.conf import settings
 
 from . import errors
 from .admission import AdmissionController, Priority, WaitInfo, get_controller
-from .streaming import aiter_chunks
+from .streaming import StreamInterrupted, aiter_chunks
 from .tokens import estimate_messages_tokens
 from .types import ChatResult, FileContent, ModelEntry, RemoteFile, StreamChunk
 
@@ -124,20 +124,28 @@ class _Base:
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def _after_failure(self, error: errors.MoonshotError, attempt: int) -> float | None:
-        """Seconds to wait before retrying, or None when the error must be raised."""
+        """Seconds to wait before retrying, or None when the error must be raised.
+
+        A 429 answers 0: the caller sets the shared cooldown (`_cooldown_for`), and admission
+        then makes every process wait it out.
+        """
+        if isinstance(error, errors.RateLimitedError):
+            logger.warning("Provider rate limit (%s)", error.dimension)
         if not error.retryable or attempt + 1 >= self.retry.max_attempts:
             return None
-        if isinstance(error, errors.RateLimitedError):
-            wait = max(self.retry.cooldown_min, error.retry_after or 0)
-            self.admission.cooldown(wait, reason=error.dimension)
-            self.admission.record_rate_limited(error.dimension)
-            logger.warning("Provider rate limit (%s); cooling down %.1fs", error.dimension, wait)
-            return 0.0  # admission itself now makes every process wait out the cooldown
         if isinstance(error, errors.FileCountExceededError):
             return None  # the caller frees slots (evict/reconcile) before trying again
+        if isinstance(error, errors.RateLimitedError):
+            return 0.0
         wait = max(error.retry_after or 0, self.retry.backoff(attempt))
         logger.warning("Provider call failed (%s); retrying in %.1fs", error.admin_message, wait)
         return wait
+
+    def _cooldown_for(self, error: errors.MoonshotError) -> float | None:
+        """The shared cooldown a 429 asks for (at least `cooldown_min`), else None."""
+        if not isinstance(error, errors.RateLimitedError):
+            return None
+        return max(self.retry.cooldown_min, error.retry_after or 0)
 
 
 class MoonshotClient(_Base):
@@ -176,6 +184,10 @@ class MoonshotClient(_Base):
                     return response
                 raise _parse_error(response)
             except errors.MoonshotError as error:
+                cooldown = self._cooldown_for(error)
+                if cooldown is not None:
+                    self.admission.cooldown(cooldown, reason=error.dimension)
+                    self.admission.record_rate_limited(error.dimension)
                 if isinstance(error, errors.NetworkError) and not retry_network:
                     raise
                 wait = self._after_failure(error, attempt)
@@ -306,6 +318,10 @@ class AsyncMoonshotClient(_Base):
                         yield chunk
                 return
             except errors.MoonshotError as error:
+                cooldown = self._cooldown_for(error)
+                if cooldown is not None:
+                    await self.admission.acooldown(cooldown, reason=error.dimension)
+                    await self.admission.arecord_rate_limited(error.dimension)
                 if started:
                     raise
                 wait = self._after_failure(error, attempt)
@@ -313,9 +329,9 @@ class AsyncMoonshotClient(_Base):
                     raise
                 await asyncio.sleep(wait)
             except httpx.HTTPError as exc:
+                if started:  # the connection broke after tokens arrived: the answer is partial
+                    raise StreamInterrupted(f"{type(exc).__name__}: {exc}") from exc
                 error = _network_error(exc)
-                if started:
-                    raise error from exc
                 wait = self._after_failure(error, attempt)
                 if wait is None:
                     raise error from exc

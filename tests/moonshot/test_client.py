@@ -8,6 +8,7 @@ import json
 import pytest
 
 from apps.moonshot import errors
+from apps.moonshot.admission import get_controller
 from apps.moonshot.client import MoonshotClient
 from apps.moonshot.streaming import StreamInterrupted
 from tests.moonshot.conftest import API_KEY, FAST_RETRY
@@ -158,7 +159,12 @@ def test_transient_errors_are_retried_with_backoff(provider, emulator, status, e
     assert emulator.state.count(method="POST", path="/v1/chat/completions") == 3
 
 
-def test_rate_limit_sets_shared_cooldown_and_goes_back_through_admission(provider, emulator):
+def test_rate_limit_sets_shared_cooldown_and_goes_back_through_admission(
+    provider, emulator, settings
+):
+    # An RPM 429 cools down until the oldest admission leaves the window: keep the window short.
+    settings.MOONSHOT_RATE_WINDOW_SECONDS = 1.0
+    provider.admission = get_controller()  # the setting change built a new controller
     emulator.faults.fail_next(
         1,
         status=429,

@@ -91,7 +91,7 @@ def test_reconcile_deletes_orphans_and_repairs_vanished(provider, emulator, sett
     filestore.mark_uploaded(known, provider.upload_file(known.remote_name, b"known").id)
     vanished = filestore.reserve("document:2", 5, "v.txt")
     filestore.mark_uploaded(vanished, provider.upload_file(vanished.remote_name, b"gone!").id)
-    emulator.state.files.pop(vanished.remote_id)  # deleted behind our back
+    provider.delete_file(vanished.remote_id)  # deleted behind the ledger's back
     crashed = filestore.reserve("document:3", 5, "c.txt")  # uploaded, id never saved
     crashed_remote = provider.upload_file(crashed.remote_name, b"crash")
     time.sleep(1.1)  # created_at has one-second resolution
