@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from apps.documents.models import Document, DocumentStatus
+from apps.documents.models import Document, Status as DocumentStatus
 from apps.workspaces.models import Workspace
 
 from .context import DocumentText
