@@ -19,8 +19,10 @@ _PIECE = re.compile(r"\S+\s*|\s+")
 
 
 def compose(documents: Sequence[DocumentText], question: str) -> str:
-    label = _("**Offline answer**: no AI model is configured, so here are the passages that best "
-              "match your question, quoted from the documents.")
+    label = _(
+        "**Offline answer**: no AI model is configured, so here are the passages that best "
+        "match your question, quoted from the documents."
+    )
     if not documents:
         return label + "\n\n" + _("There are no ready documents in scope to search.")
     passages = [p for d in documents for p in chunk_document(d.id, d.text)]
@@ -30,7 +32,9 @@ def compose(documents: Sequence[DocumentText], question: str) -> str:
     names = {d.id: d.name for d in documents}
     parts = [label]
     for scored in best:
-        quoted = "\n".join(f"> {line}" if line else ">" for line in scored.passage.text.splitlines())
+        quoted = "\n".join(
+            f"> {line}" if line else ">" for line in scored.passage.text.splitlines()
+        )
         parts.append(f"{quoted}\n\n— [{names[scored.passage.doc_id]}]")
     return "\n\n".join(parts)
 

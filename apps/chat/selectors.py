@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from collections.abc import Iterable
 
-from apps.documents.models import Document, Status as DocumentStatus
-from apps.workspaces.models import Workspace
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+
+from apps.documents.models import Document
+from apps.documents.models import Status as DocumentStatus
+from apps.workspaces.models import Membership, Workspace
 
 from .context import DocumentText
 from .models import Conversation, Message
+from .prompts import citation_label
 
 
-def conversations(workspace: Workspace, query: str = "") -> QuerySet[Conversation]:
-    """Newest first; `query` matches the title or any message's text."""
+def conversations(
+    workspace: Workspace, query: str = "", *, changeable_by: Membership | None = None
+) -> QuerySet[Conversation]:
+    """Newest first; `query` matches the title or any message's text. With `changeable_by`,
+    only those that member may ask in (theirs, or all for an admin)."""
     qs = Conversation.objects.filter(workspace=workspace)
+    if changeable_by is not None and not changeable_by.can_manage:
+        qs = qs.filter(created_by_id=changeable_by.user_id)
     query = query.strip()
     if query:
         matching = Message.objects.filter(workspace=workspace, content__icontains=query).values(
@@ -53,3 +63,15 @@ def scope_documents(conversation: Conversation) -> list[DocumentText]:
     if not conversation.scope_all:
         qs = qs.filter(pk__in=conversation.documents.values("pk"))
     return [_as_text(d) for d in qs]
+
+
+def citation_urls(
+    workspace: Workspace, documents: Iterable[Document | DocumentText]
+) -> dict[str, str]:
+    """How an answer's `[name]` citations link: citation label → the document's page."""
+    return {
+        citation_label(d.name): reverse(
+            "documents:detail", args=[workspace.slug, d.pk if isinstance(d, Document) else d.id]
+        )
+        for d in documents
+    }
