@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from apps.chat import services
 from apps.chat.models import Conversation, Message, Role, Status
@@ -184,3 +185,15 @@ def test_another_workspace_conversation_is_a_404(team, owner, outsider):
         ).status_code
         == 404
     )
+
+
+def test_chat_speaks_simplified_chinese(team, owner):
+    conversation = services.create_conversation(workspace=team, user=owner)
+    client = login(owner)
+    client.cookies["django_language"] = "zh-hans"
+    # The middleware activates Chinese in this thread; put the active language back afterwards.
+    with translation.override(translation.get_language()):
+        page = client.get(url(conversation)).content.decode()
+        catalog = client.get("/jsi18n/").content.decode()
+    assert "重新生成上一个回答" in page and ">对话</a>" in page
+    assert json.dumps("正在等待 AI 服务商")[1:-1] in catalog  # the catalog escapes non-ASCII
