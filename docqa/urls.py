@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from apps.core.views import healthz
 
@@ -8,6 +9,8 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("", include("apps.chat.urls")),
     path("", include("apps.documents.urls")),
     path("", include("apps.workspaces.urls")),
 ]

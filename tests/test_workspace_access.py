@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from apps.chat.models import Conversation, Message
 from apps.documents.models import Document
 from apps.documents.services import ingest_upload
 from apps.workspaces.models import Invitation, Membership, Role
@@ -24,11 +25,13 @@ def url_values(team, owner, member):
     document = ingest_upload(
         actor=owner_membership, upload=SimpleUploadedFile("notes.txt", b"team notes")
     ).document
+    conversation = Conversation.objects.create(workspace=team, created_by=owner, title="Plans")
     return {
         "slug": team.slug,
         "membership_id": Membership.objects.get(workspace=team, user=member).pk,
         "invitation_id": invitation.pk,
         "document_id": document.pk,
+        "conversation_id": conversation.pk,
     }
 
 
@@ -42,6 +45,7 @@ def test_every_workspace_route_is_covered():
     names = {r.name for r in ROUTES}
     assert {"workspaces:detail", "workspaces:members", "workspaces:invite"} <= names
     assert {"documents:list", "documents:upload", "documents:download"} <= names
+    assert {"chat:index", "chat:detail", "chat:ask", "chat:regenerate", "chat:scope"} <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
@@ -67,30 +71,45 @@ def test_anonymous_is_sent_to_login(route, url_values):
     assert "/accounts/login/" in response["Location"]
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
-def test_viewer_cannot_write(route, url_values, viewer, team):
-    client = login(viewer)
-    before = (
+def _workspace_state(team) -> tuple:
+    return (
         list(Membership.objects.filter(workspace=team).values_list("user_id", "role")),
         Invitation.objects.filter(workspace=team).count(),
         team.name,
         list(Document.objects.filter(workspace=team).values_list("pk", "status", "attempts")),
+        list(
+            Conversation.objects.filter(workspace=team)
+            .order_by("pk")
+            .values_list("pk", "title", "scope_all", "model_choice", "created_by_id")
+        ),
+        Message.objects.filter(workspace=team).count(),
     )
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
+def test_viewer_cannot_write(route, url_values, viewer, team):
+    """Viewers read everything and change nothing, except two things of their own: they may
+    leave, and they may start a conversation (asking changes no document; issue 5)."""
+    client = login(viewer)
+    before = _workspace_state(team)
     response = client.post(
         route.build(url_values), {"role": "owner", "name": "Hijacked", "email": "x@example.com"}
     )
     team.refresh_from_db()
-    after = (
-        list(Membership.objects.filter(workspace=team).values_list("user_id", "role")),
-        Invitation.objects.filter(workspace=team).count(),
-        team.name,
-        list(Document.objects.filter(workspace=team).values_list("pk", "status", "attempts")),
-    )
+    after = _workspace_state(team)
     if route.name == "workspaces:leave":
         # Leaving is the one thing a viewer may do to themselves.
         assert response.status_code == 302
         assert not Membership.objects.filter(workspace=team, user=viewer).exists()
         return
+    if route.name == "chat:create":
+        assert response.status_code == 302
+        new = Conversation.objects.get(workspace=team, created_by=viewer)
+        assert response["Location"].endswith(f"/chat/{new.pk}/")
+        assert before[:4] == after[:4] and before[5] == after[5]
+        assert [c for c in after[4] if c[0] != new.pk] == before[4]
+        return
+    # Everything else, including asking in or rescoping someone else's conversation: refused.
     assert response.status_code in {403, 405}
     assert before == after
 

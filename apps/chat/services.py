@@ -1,0 +1,257 @@
+"""Writes for chat: conversations, and the two ends of one question-and-answer turn.
+
+A turn is split so that no database connection is held while tokens flow:
+`start_turn` (before streaming) saves the question first — no failure can lose it — creates the
+assistant message in STREAMING state and builds the context; `finish_turn` (after streaming,
+whatever happened) saves the answer with its status, usage and cost in one short write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import User
+from apps.moonshot.catalogue import chat_models, get_model
+from apps.moonshot.client import provider_configured
+from apps.moonshot.types import Usage
+from apps.workspaces.models import Membership, Workspace
+
+from . import offline, selectors
+from .context import ContextPlan, Turn, build_context
+from .models import Conversation, Message, Role, Status
+
+TITLE_LENGTH = 80
+MAX_QUESTION_CHARS = 8000
+
+
+class ChatError(Exception):
+    """A rule about chat was broken; str(error) is a message for the user."""
+
+
+class NotAllowed(ChatError):
+    """The member may read this conversation but not change it (the view answers 403)."""
+
+
+def create_conversation(*, workspace: Workspace, user: User) -> Conversation:
+    """Any member, viewers included, may start a conversation: asking changes no document."""
+    return Conversation.objects.create(workspace=workspace, created_by=user)
+
+
+def may_change(conversation: Conversation, membership: Membership) -> bool:
+    """Everyone in the workspace reads every conversation; its creator and the workspace's
+    admins ask in it, change its scope, rename and delete it."""
+    return membership.can_manage or conversation.created_by_id == membership.user_id
+
+
+def require_change(conversation: Conversation, membership: Membership) -> None:
+    if not may_change(conversation, membership):
+        raise NotAllowed(
+            _("Only the person who started this conversation, or an admin, can change it.")
+        )
+
+
+def rename_conversation(*, conversation: Conversation, membership: Membership, title: str) -> None:
+    require_change(conversation, membership)
+    title = " ".join(title.split())
+    if not title:
+        raise ChatError(_("A title cannot be empty."))
+    conversation.title = title[:200]
+    conversation.save(update_fields=["title"])
+
+
+def delete_conversation(*, conversation: Conversation, membership: Membership) -> None:
+    require_change(conversation, membership)
+    conversation.delete()
+
+
+def set_scope(
+    *,
+    conversation: Conversation,
+    membership: Membership,
+    scope_all: bool,
+    document_ids: list[int],
+    model_choice: str,
+) -> None:
+    """Remember which documents and which model this conversation answers from. Ids that are
+    not ready documents of this workspace are ignored."""
+    require_change(conversation, membership)
+    allowed = set(selectors.ready_documents(conversation.workspace).values_list("pk", flat=True))
+    chosen = [pk for pk in document_ids if pk in allowed]
+    if model_choice != "auto" and model_choice not in {m.id for m in chat_models()}:
+        raise ChatError(_("Unknown model."))
+    with transaction.atomic():
+        conversation.scope_all = scope_all
+        conversation.model_choice = model_choice
+        conversation.save(update_fields=["scope_all", "model_choice"])
+        conversation.documents.set(chosen)
+
+
+@dataclass
+class PreparedTurn:
+    """Everything the stream needs, computed before any token flows (no ORM objects inside)."""
+
+    conversation_id: int
+    workspace_id: int
+    question_id: int
+    answer_id: int
+    title: str
+    plan: ContextPlan
+    offline: bool
+    citation_urls: dict[str, str] = field(default_factory=dict)
+    sources: list[dict] = field(default_factory=list)
+    offline_answer: str = ""
+    # Why the question cannot be sent (the documents do not fit any model); "" when it can.
+    refusal: str = ""
+
+
+def make_title(question: str) -> str:
+    """The first line of the first question, cut at a word near TITLE_LENGTH characters."""
+    line = " ".join(question.split())
+    if len(line) <= TITLE_LENGTH:
+        return line
+    cut = line[: TITLE_LENGTH - 1]
+    space = cut.rfind(" ")
+    if space > TITLE_LENGTH // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:，。；：") + "…"
+
+
+def _clean_question(question: str) -> str:
+    question = question.strip()
+    if not question:
+        raise ChatError(_("Type a question first."))
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ChatError(
+            _("The question is too long (at most %(n)d characters).") % {"n": MAX_QUESTION_CHARS}
+        )
+    return question
+
+
+def start_turn(
+    *,
+    conversation: Conversation,
+    membership: Membership,
+    question: str = "",
+    regenerate: bool = False,
+) -> PreparedTurn:
+    """Save the question, create the answer placeholder, and plan the provider request.
+
+    The question is committed before anything goes upstream, so no later failure can lose it.
+    With `regenerate`, the last answer (if any) is deleted and the last question asked again.
+    Raises NotAllowed, or ChatError for an empty or oversized question or nothing to regenerate.
+    """
+    require_change(conversation, membership)
+    if not regenerate:
+        question = _clean_question(question)
+    offline_mode = not provider_configured()
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if regenerate:
+            question_message = conversation.messages.filter(role=Role.USER).last()
+            if question_message is None:
+                raise ChatError(_("There is no question to answer again."))
+            conversation.messages.filter(
+                role=Role.ASSISTANT, created_at__gte=question_message.created_at
+            ).delete()
+        else:
+            question_message = Message.objects.create(
+                conversation=conversation,
+                workspace=conversation.workspace,
+                author=membership.user,
+                role=Role.USER,
+                content=question,
+            )
+            if not conversation.title:
+                conversation.title = make_title(question)
+        conversation.updated_at = timezone.now()
+        conversation.save(update_fields=["title", "updated_at"])
+        documents = selectors.scope_documents(conversation)
+        history = [
+            Turn(role=m.role, content=m.content)
+            for m in selectors.conversation_messages(conversation)
+            .filter(created_at__lt=question_message.created_at)
+            .exclude(status__in=[Status.FAILED, Status.STREAMING])
+            .exclude(content="")
+        ]
+        plan = build_context(
+            documents,
+            question_message.content,
+            history,
+            model=conversation.model_choice,
+            language=get_language() or "en",
+        )
+        names = {d.id: d.name for d in documents}
+        sources = [
+            {"id": pk, "name": names[pk], "narrowed": pk in plan.narrowed} for pk in plan.included
+        ]
+        answer = Message.objects.create(
+            conversation=conversation,
+            workspace=conversation.workspace,
+            role=Role.ASSISTANT,
+            status=Status.STREAMING,
+            model="" if offline_mode else plan.model.id,
+            offline=offline_mode,
+            sources=sources,
+        )
+    citation_urls = selectors.citation_urls(conversation.workspace, documents)
+    return PreparedTurn(
+        conversation_id=conversation.pk,
+        workspace_id=conversation.workspace_id,
+        question_id=question_message.pk,
+        answer_id=answer.pk,
+        title=conversation.title,
+        plan=plan,
+        offline=offline_mode,
+        citation_urls=citation_urls,
+        sources=sources,
+        offline_answer=offline.compose(documents, question_message.content) if offline_mode else "",
+        refusal="" if offline_mode or plan.fits else plan.reason,
+    )
+
+
+def finish_turn(
+    *,
+    answer_id: int,
+    text: str,
+    status: str,
+    usage: Usage | None = None,
+    model: str = "",
+    error_message: str = "",
+    retryable: bool = False,
+    ttft_ms: int | None = None,
+) -> Message | None:
+    """Save what was generated, however the stream ended, in one short write. Cost comes from
+    the catalogue price of the model that answered. None when the answer is gone (its
+    conversation was deleted, or a regenerate replaced it, while it streamed)."""
+    answer = Message.objects.filter(pk=answer_id).first()
+    if answer is None:
+        return None
+    answer.content = text
+    answer.status = status
+    answer.error_message = error_message[:500]
+    answer.retryable = retryable
+    answer.finished_at = timezone.now()
+    answer.ttft_ms = ttft_ms
+    if model:
+        answer.model = model
+    if usage is not None:
+        answer.prompt_tokens = usage.prompt_tokens
+        answer.cached_tokens = usage.cached_tokens
+        answer.completion_tokens = usage.completion_tokens
+        answer.cost_cny = turn_cost(answer.model, usage) or Decimal(0)
+    answer.save()
+    return answer
+
+
+def turn_cost(model: str, usage: Usage) -> Decimal | None:
+    """CNY for this usage at the catalogue price of `model`; None for a model it does not list."""
+    info = get_model(model)
+    if info is None:
+        return None
+    return info.cost_cny(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)

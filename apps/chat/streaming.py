@@ -1,0 +1,238 @@
+"""The answer stream: relay the provider's tokens (or the offline answer) to the browser as SSE.
+
+Runs entirely in the event loop without touching the database: `PreparedTurn` was built before
+streaming, and the outcome is written by `services.finish_turn` in one short call at the end,
+however the stream ended (complete, failed, or stopped because the client went away).
+Events sent to the browser, in order:
+  meta {model, sources, offline, title}  once, first
+  queued {position, eta_seconds, reason} while waiting for an admission slot (again as heartbeat)
+  waiting {seconds}                      heartbeat while admitted but no token has come yet
+  delta {text}                           each piece of text as it arrives
+  html {html}                            sanitised Markdown of the answer so far (throttled)
+  usage {model, prompt_tokens, cached_tokens, completion_tokens, cost_cny, seconds}
+  error {message, retryable}             a failure, in words fit for the user (ends the stream)
+  done {status}                          the last event of a complete answer
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.utils.translation import gettext as _
+
+from apps.moonshot import errors
+from apps.moonshot.admission import AdmissionController, WaitInfo, get_controller
+from apps.moonshot.client import AsyncMoonshotClient, RetryPolicy
+from apps.moonshot.types import Usage
+
+from . import offline, services
+from .markdown import render_markdown
+from .models import Status
+from .services import PreparedTurn
+from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_event
+
+HTML_EVERY_SECONDS = 0.25
+# Before the first token: how often the page hears where it stands (queued / still waiting).
+HEARTBEAT_SECONDS = 5.0
+# None: the client's default policy. Tests set a fast one.
+RETRY_POLICY: RetryPolicy | None = None
+
+Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class TurnState:
+    """What one turn has produced so far; read by `finish_turn` whatever happens."""
+
+    model: str = ""
+    text: str = ""
+    usage: Usage | None = None
+    failed: bool = False
+    error_message: str = ""
+    retryable: bool = True
+    started: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    html_at: float = 0.0  # when the last `html` event was sent
+    waiting: WaitInfo | None = None  # the latest place in the admission queue
+    admitted: bool = False
+
+    def fail(self, message: str, *, retryable: bool) -> RelayError:
+        self.failed, self.error_message, self.retryable = True, message, retryable
+        return RelayError(message, retryable=retryable)
+
+
+class _WatchedAdmission:
+    """The shared admission controller, telling the turn when its slot was granted (so the
+    heartbeat stops repeating a queue position that no longer holds)."""
+
+    def __init__(self, inner: AdmissionController, state: TurnState) -> None:
+        self._inner = inner
+        self._state = state
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @contextlib.asynccontextmanager
+    async def aslot(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        self._state.admitted = False
+        async with self._inner.aslot(*args, **kwargs) as lease:
+            self._state.admitted = True
+            self._state.waiting = None
+            yield lease
+
+
+def _queued(info: WaitInfo) -> dict[str, Any]:
+    eta = None if info.eta_seconds is None else max(0, round(info.eta_seconds))
+    return {"position": info.position, "eta_seconds": eta, "reason": info.reason}
+
+
+async def _provider_answer(turn: PreparedTurn, state: TurnState, emit: Emit) -> None:
+    admission = _WatchedAdmission(get_controller(), state)
+    client = AsyncMoonshotClient(admission=admission, retry=RETRY_POLICY)  # type: ignore[arg-type]
+
+    async def on_wait(info: WaitInfo) -> None:
+        state.waiting = info
+        await emit("queued", _queued(info))
+
+    async for chunk in client.stream_chat(
+        turn.plan.messages,
+        model=turn.plan.model.id,
+        max_tokens=turn.plan.max_tokens,
+        on_wait=on_wait,
+    ):
+        if chunk.text:
+            await _add_text(turn, state, chunk.text, emit)
+        if chunk.usage is not None:
+            state.usage = chunk.usage
+        if chunk.model:
+            state.model = chunk.model
+
+
+async def _offline_answer(turn: PreparedTurn, state: TurnState, emit: Emit) -> None:
+    for piece in offline.pieces(turn.offline_answer):
+        await _add_text(turn, state, piece, emit)
+        await asyncio.sleep(0.02)  # paced like a model, so it reads (and can be stopped) alike
+
+
+async def _add_text(turn: PreparedTurn, state: TurnState, text: str, emit: Emit) -> None:
+    now = time.monotonic()
+    if state.first_token_at is None:
+        state.first_token_at = now
+    state.text += text
+    await emit("delta", {"text": text})
+    if now - state.html_at >= HTML_EVERY_SECONDS:
+        state.html_at = now
+        await emit("html", {"html": render_markdown(state.text, turn.citation_urls)})
+
+
+async def _heartbeat(state: TurnState, emit: Emit) -> None:
+    """Until the first token: the queue position while queued, else how long it has waited."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        if state.first_token_at is not None:
+            return
+        if state.waiting is not None and not state.admitted:
+            await emit("queued", _queued(state.waiting))
+        else:
+            await emit("waiting", {"seconds": round(time.monotonic() - state.started)})
+
+
+def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
+    """The async iterator of SSE text for one prepared turn."""
+    state = TurnState(model="" if turn.offline else turn.plan.model.id)
+
+    async def pump(queue: asyncio.Queue[str]) -> None:
+        async def emit(event: str, data: dict[str, Any]) -> None:
+            await queue.put(sse_event(event, data))
+
+        await emit(
+            "meta",
+            {
+                "model": state.model,
+                "sources": turn.sources,
+                "offline": turn.offline,
+                "title": turn.title,
+            },
+        )
+        heartbeat = asyncio.create_task(_heartbeat(state, emit))
+        try:
+            if turn.refusal:
+                raise state.fail(turn.refusal, retryable=True)
+            if turn.offline:
+                await _offline_answer(turn, state, emit)
+            else:
+                await _provider_answer(turn, state, emit)
+        except errors.MoonshotError as error:
+            raise state.fail(str(error.user_message), retryable=error.retryable) from error
+        finally:
+            heartbeat.cancel()
+        await emit("html", {"html": render_markdown(state.text, turn.citation_urls)})
+        await emit("usage", _usage_event(state))
+        await emit("done", {"status": Status.COMPLETE})
+
+    async def on_finish(outcome: RelayOutcome) -> None:
+        ttft = None
+        if state.first_token_at is not None:
+            ttft = int((state.first_token_at - state.started) * 1000)
+        await sync_to_async(_save)(turn, state, _status(outcome, state), ttft)
+
+    return relay(pump, on_finish=on_finish)
+
+
+def _status(outcome: RelayOutcome, state: TurnState) -> str:
+    if state.failed or outcome.status == RelayStatus.ERROR:
+        return Status.FAILED
+    if outcome.status == RelayStatus.STOPPED:
+        return Status.STOPPED
+    return Status.COMPLETE
+
+
+def _save(turn: PreparedTurn, state: TurnState, status: str, ttft_ms: int | None) -> None:
+    error_message = state.error_message
+    if status == Status.FAILED and not error_message:
+        error_message = _("The answer could not be completed. Please try again.")
+    try:
+        services.finish_turn(
+            answer_id=turn.answer_id,
+            text=state.text,
+            status=status,
+            usage=state.usage,
+            model=state.model,
+            error_message=error_message if status == Status.FAILED else "",
+            retryable=state.retryable if status == Status.FAILED else False,
+            ttft_ms=ttft_ms,
+        )
+    finally:
+        release_db_connections()  # a short write: the connection does not outlive it
+
+
+def release_db_connections() -> None:
+    """Close this context's database connections, so none is held while tokens flow.
+
+    Django closes them only at `request_finished`, which for a stream is when it ends. A
+    connection inside a transaction is left alone: that only happens when a test wraps the whole
+    request in one, and closing it there would break the test's transaction.
+    """
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+def _usage_event(state: TurnState) -> dict[str, Any]:
+    usage = state.usage or Usage()
+    cost = services.turn_cost(state.model, usage) if state.usage else None
+    return {
+        "model": state.model,
+        "prompt_tokens": usage.prompt_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cost_cny": None if cost is None else str(cost),
+        "seconds": round(time.monotonic() - state.started, 2),
+    }

@@ -1,0 +1,201 @@
+"""Chat pages. Thin: access through the workspace helpers, logic in services and selectors."""
+
+from __future__ import annotations
+
+import json
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from apps.moonshot.catalogue import chat_models
+from apps.moonshot.client import provider_configured
+from apps.workspaces.access import aworkspace_view, workspace_view
+
+from . import selectors, services
+from .budget import budget_for
+from .markdown import render_markdown
+from .models import Conversation, Role
+from .streaming import release_db_connections, stream_turn
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    return get_object_or_404(Conversation, pk=conversation_id, workspace=request.workspace)
+
+
+# Answers are model output that may echo hostile documents: even if something slipped past the
+# sanitiser, the page loads no remote image and talks to no other origin (reference §D6).
+CHAT_PAGE_CSP = "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'self'"
+
+
+@workspace_view()
+@require_safe
+def index(request: HttpRequest) -> HttpResponse:
+    """The newest conversation this member may ask in; the list (and search results) else."""
+    if not request.GET.get("q"):
+        latest = selectors.conversations(request.workspace, changeable_by=request.membership)
+        if (conversation := latest.first()) is not None:
+            return redirect("chat:detail", request.workspace.slug, conversation.pk)
+    return render(request, "chat/index.html", _sidebar(request))
+
+
+def _sidebar(request: HttpRequest) -> dict:
+    query = request.GET.get("q", "")
+    return {
+        "conversations": selectors.conversations(request.workspace, query)[:100],
+        "query": query,
+    }
+
+
+@workspace_view()
+@require_POST
+def create(request: HttpRequest) -> HttpResponse:
+    conversation = services.create_conversation(
+        workspace=request.workspace, user=request.membership.user
+    )
+    return redirect("chat:detail", request.workspace.slug, conversation.pk)
+
+
+@workspace_view()
+@require_safe
+def detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation(request, conversation_id)
+    documents = list(selectors.ready_documents(request.workspace))
+    urls = selectors.citation_urls(request.workspace, documents)
+    history = [
+        (m, render_markdown(m.content, urls) if m.role == Role.ASSISTANT else "")
+        for m in selectors.conversation_messages(conversation)
+    ]
+    response = render(
+        request,
+        "chat/detail.html",
+        {
+            **_sidebar(request),
+            "conversation": conversation,
+            "can_change": services.may_change(conversation, request.membership),
+            "history": history,
+            "last_id": history[-1][0].pk if history else None,
+            "documents": documents,
+            "selected": set(conversation.documents.values_list("pk", flat=True)),
+            "models": chat_models(),
+            "budget": budget_for(conversation),
+            "offline": not provider_configured(),
+        },
+    )
+    response["Content-Security-Policy"] = CHAT_PAGE_CSP
+    return response
+
+
+def _forbidden(error: services.ChatError) -> HttpResponse:
+    raise PermissionDenied(str(error)) from error
+
+
+@workspace_view()
+@require_POST
+def rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation(request, conversation_id)
+    try:
+        services.rename_conversation(
+            conversation=conversation,
+            membership=request.membership,
+            title=request.POST.get("title", ""),
+        )
+    except services.NotAllowed as error:
+        return _forbidden(error)
+    except services.ChatError as error:
+        messages.error(request, str(error))
+    return redirect("chat:detail", request.workspace.slug, conversation.pk)
+
+
+@workspace_view()
+@require_POST
+def delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation(request, conversation_id)
+    try:
+        services.delete_conversation(conversation=conversation, membership=request.membership)
+    except services.NotAllowed as error:
+        return _forbidden(error)
+    messages.success(request, _("Conversation deleted."))
+    return redirect("chat:index", request.workspace.slug)
+
+
+@workspace_view()
+@require_POST
+def scope(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Save the document scope and model; answer with the new token budget (JSON)."""
+    conversation = _conversation(request, conversation_id)
+    ids = [int(v) for v in request.POST.getlist("documents") if v.isdigit()]
+    try:
+        services.set_scope(
+            conversation=conversation,
+            membership=request.membership,
+            scope_all=request.POST.get("scope") != "some",
+            document_ids=ids,
+            model_choice=request.POST.get("model", "auto"),
+        )
+    except services.NotAllowed as error:
+        return JsonResponse({"message": str(error)}, status=403)
+    except services.ChatError as error:
+        return JsonResponse({"message": str(error)}, status=400)
+    return JsonResponse(budget_for(conversation).as_json())
+
+
+@aworkspace_view()
+async def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """POST {"question": "…"} (JSON or form, with the CSRF header): the answer as SSE."""
+    return await _stream(request, conversation_id, regenerate=False)
+
+
+@aworkspace_view()
+async def regenerate(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """POST: replace the last answer with a new one, streamed like `ask`."""
+    return await _stream(request, conversation_id, regenerate=True)
+
+
+def _question(request: HttpRequest) -> str:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return ""
+        return str(data.get("question", "")) if isinstance(data, dict) else ""
+    return request.POST.get("question", "")
+
+
+async def _stream(request: HttpRequest, conversation_id: int, *, regenerate: bool) -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    question = "" if regenerate else _question(request)
+
+    def prepare() -> services.PreparedTurn:
+        try:
+            return services.start_turn(
+                conversation=_conversation(request, conversation_id),
+                membership=request.membership,
+                question=question,
+                regenerate=regenerate,
+            )
+        finally:
+            release_db_connections()
+
+    try:
+        turn = await sync_to_async(prepare)()
+    except services.NotAllowed as error:
+        return JsonResponse({"message": str(error), "retryable": False}, status=403)
+    except services.ChatError as error:
+        return JsonResponse({"message": str(error), "retryable": False}, status=400)
+    return StreamingHttpResponse(
+        stream_turn(turn), content_type="text/event-stream", headers=SSE_HEADERS
+    )

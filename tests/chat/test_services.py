@@ -1,0 +1,274 @@
+"""Chat services and selectors on the real database (no streaming here)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from apps.chat import selectors, services
+from apps.chat.budget import budget_for
+from apps.chat.models import Conversation, Message, Role, Status
+from apps.moonshot.types import Usage
+from apps.workspaces.models import Membership
+from apps.workspaces.models import Role as WorkspaceRole
+from tests.conftest import add_member
+
+from .conftest import ready_document
+
+pytestmark = pytest.mark.django_db
+
+
+def _membership(team, user) -> Membership:
+    return Membership.objects.get(workspace=team, user=user)
+
+
+@pytest.fixture
+def conversation(team, owner) -> Conversation:
+    return services.create_conversation(workspace=team, user=owner)
+
+
+def test_title_comes_from_the_first_question_only(offline, conversation, owner_membership):
+    services.start_turn(
+        conversation=conversation,
+        membership=owner_membership,
+        question="  What is   the warranty\nperiod for the pump?  ",
+    )
+    conversation.refresh_from_db()
+    assert conversation.title == "What is the warranty period for the pump?"
+    services.start_turn(
+        conversation=conversation, membership=owner_membership, question="And the valves?"
+    )
+    conversation.refresh_from_db()
+    assert conversation.title == "What is the warranty period for the pump?"
+
+
+def test_long_titles_are_cut_at_a_word():
+    title = services.make_title("word " * 40)
+    assert len(title) <= services.TITLE_LENGTH
+    assert title.endswith("word…")
+
+
+def test_start_turn_saves_the_question_and_a_streaming_answer(
+    offline, team, conversation, owner_membership
+):
+    doc = ready_document(team, "pump.txt", "The pump warranty lasts 24 months.")
+    turn = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="Warranty?"
+    )
+    question, answer = Message.objects.filter(conversation=conversation)
+    assert (question.role, question.content, question.status) == (
+        Role.USER,
+        "Warranty?",
+        Status.COMPLETE,
+    )
+    assert (answer.role, answer.status, answer.offline) == (Role.ASSISTANT, Status.STREAMING, True)
+    assert answer.sources == [{"id": doc.pk, "name": "pump.txt", "narrowed": False}]
+    assert turn.answer_id == answer.pk and turn.question_id == question.pk
+    assert "24 months" in turn.offline_answer
+    assert turn.citation_urls == {"pump.txt": f"/w/{team.slug}/documents/{doc.pk}/"}
+
+
+def test_empty_and_oversized_questions_are_refused_before_saving(
+    offline, conversation, owner_membership
+):
+    with pytest.raises(services.ChatError):
+        services.start_turn(conversation=conversation, membership=owner_membership, question="  ")
+    with pytest.raises(services.ChatError):
+        services.start_turn(
+            conversation=conversation,
+            membership=owner_membership,
+            question="x" * (services.MAX_QUESTION_CHARS + 1),
+        )
+    assert not Message.objects.exists()
+
+
+def test_regenerate_replaces_the_last_answer(offline, conversation, owner_membership):
+    first = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="First?"
+    )
+    services.finish_turn(answer_id=first.answer_id, text="one", status=Status.COMPLETE)
+    second = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="Second?"
+    )
+    services.finish_turn(answer_id=second.answer_id, text="two", status=Status.FAILED)
+
+    again = services.start_turn(
+        conversation=conversation, membership=owner_membership, regenerate=True
+    )
+    messages = list(conversation.messages.values_list("role", "content", "status"))
+    assert messages == [
+        (Role.USER, "First?", Status.COMPLETE),
+        (Role.ASSISTANT, "one", Status.COMPLETE),
+        (Role.USER, "Second?", Status.COMPLETE),
+        (Role.ASSISTANT, "", Status.STREAMING),
+    ]
+    assert again.question_id == second.question_id
+    assert not Message.objects.filter(pk=second.answer_id).exists()
+
+
+def test_regenerate_needs_a_question(offline, conversation, owner_membership):
+    with pytest.raises(services.ChatError):
+        services.start_turn(conversation=conversation, membership=owner_membership, regenerate=True)
+
+
+def test_history_sent_upstream_skips_failed_answers(online, team, conversation, owner_membership):
+    ready_document(team, "a.txt", "Alpha text.")
+    first = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="Q1"
+    )
+    services.finish_turn(answer_id=first.answer_id, text="A1", status=Status.COMPLETE)
+    second = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="Q2"
+    )
+    services.finish_turn(
+        answer_id=second.answer_id, text="", status=Status.FAILED, error_message="x"
+    )
+    turn = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="Q3"
+    )
+    tail = [(m["role"], m["content"]) for m in turn.plan.messages if m["role"] != "system"]
+    assert tail == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2"), ("user", "Q3")]
+    assert not turn.offline and turn.plan.model.id == "moonshot-v1-8k"
+
+
+def test_finish_turn_saves_usage_and_the_catalogue_cost(offline, conversation, owner_membership):
+    turn = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="Cost?"
+    )
+    usage = Usage(prompt_tokens=10_000, completion_tokens=2_000, cached_tokens=4_000)
+    answer = services.finish_turn(
+        answer_id=turn.answer_id,
+        text="Done.",
+        status=Status.COMPLETE,
+        usage=usage,
+        model="kimi-k2-0905-preview",
+        ttft_ms=120,
+    )
+    answer.refresh_from_db()
+    # kimi-k2-0905-preview: 4 CNY/M input, 1 CNY/M cached input, 16 CNY/M output.
+    expected = (Decimal(6_000) * 4 + Decimal(4_000) * 1 + Decimal(2_000) * 16) / 1_000_000
+    assert answer.cost_cny == expected == Decimal("0.060000")
+    assert (answer.prompt_tokens, answer.cached_tokens, answer.completion_tokens) == (
+        10_000,
+        4_000,
+        2_000,
+    )
+    assert (answer.model, answer.status, answer.content, answer.ttft_ms) == (
+        "kimi-k2-0905-preview",
+        Status.COMPLETE,
+        "Done.",
+        120,
+    )
+    assert answer.finished_at is not None
+
+
+def test_finish_turn_after_the_conversation_was_deleted(offline, conversation, owner_membership):
+    turn = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="Gone?"
+    )
+    conversation.delete()
+    assert services.finish_turn(answer_id=turn.answer_id, text="x", status="complete") is None
+
+
+def test_scope_is_remembered_and_budget_follows_it(team, conversation, owner_membership):
+    a = ready_document(team, "a.txt", "Alpha " * 300)
+    b = ready_document(team, "b.txt", "Beta " * 30)
+    everything = budget_for(conversation)
+    assert everything.documents == ["a.txt", "b.txt"] and everything.fits
+
+    services.set_scope(
+        conversation=conversation,
+        membership=owner_membership,
+        scope_all=False,
+        document_ids=[b.pk, 999_999],
+        model_choice="moonshot-v1-32k",
+    )
+    conversation = Conversation.objects.get(pk=conversation.pk)
+    assert not conversation.scope_all
+    assert list(conversation.documents.values_list("pk", flat=True)) == [b.pk]
+    assert [d.id for d in selectors.scope_documents(conversation)] == [b.pk]
+    only_b = budget_for(conversation)
+    assert only_b.documents == ["b.txt"] and only_b.model == "moonshot-v1-32k"
+    assert only_b.used < everything.used and only_b.limit == 32_768
+    assert a.pk not in [d.id for d in selectors.scope_documents(conversation)]
+
+    with pytest.raises(services.ChatError):
+        services.set_scope(
+            conversation=conversation,
+            membership=owner_membership,
+            scope_all=True,
+            document_ids=[],
+            model_choice="gpt-4",
+        )
+
+
+def test_documents_of_another_workspace_never_enter_the_scope(
+    team, outsider, conversation, owner_membership
+):
+    from apps.workspaces.services import create_workspace
+
+    other = create_workspace(owner=outsider, name="Other")
+    foreign = ready_document(other, "secret.txt", "Other team's secret.")
+    services.set_scope(
+        conversation=conversation,
+        membership=owner_membership,
+        scope_all=False,
+        document_ids=[foreign.pk],
+        model_choice="auto",
+    )
+    assert selectors.scope_documents(conversation) == []
+
+
+def test_search_by_title_and_message_text(team, owner, owner_membership):
+    pumps = services.create_conversation(workspace=team, user=owner)
+    services.rename_conversation(conversation=pumps, membership=owner_membership, title="Pumps")
+    valves = services.create_conversation(workspace=team, user=owner)
+    Message.objects.create(
+        conversation=valves, workspace=team, role=Role.USER, content="Which gasket fits?"
+    )
+    empty = services.create_conversation(workspace=team, user=owner)
+
+    assert list(selectors.conversations(team, "pump")) == [pumps]
+    assert list(selectors.conversations(team, "GASKET")) == [valves]
+    assert list(selectors.conversations(team)) == [empty, valves, pumps]  # newest first
+    assert list(selectors.conversations(team, "nothing like this")) == []
+
+
+def test_search_never_crosses_workspaces(team, owner, outsider):
+    from apps.workspaces.services import create_workspace
+
+    other = create_workspace(owner=outsider, name="Other")
+    theirs = services.create_conversation(workspace=other, user=outsider)
+    Message.objects.create(conversation=theirs, workspace=other, role=Role.USER, content="gasket")
+    assert list(selectors.conversations(team, "gasket")) == []
+
+
+def test_rename_and_delete_by_creator_or_admin_only(team, owner, member, owner_membership):
+    admin = add_member(team, "admin@example.com", WorkspaceRole.ADMIN)
+    other_member = add_member(team, "other@example.com", WorkspaceRole.MEMBER)
+    mine = services.create_conversation(workspace=team, user=member)
+
+    with pytest.raises(services.NotAllowed):
+        services.rename_conversation(
+            conversation=mine, membership=_membership(team, other_member), title="Mine now"
+        )
+    with pytest.raises(services.NotAllowed):
+        services.delete_conversation(conversation=mine, membership=_membership(team, other_member))
+    with pytest.raises(services.NotAllowed):
+        services.start_turn(
+            conversation=mine, membership=_membership(team, other_member), question="Hi?"
+        )
+
+    services.rename_conversation(
+        conversation=mine, membership=_membership(team, member), title="  My   plans "
+    )
+    assert Conversation.objects.get(pk=mine.pk).title == "My plans"
+    services.rename_conversation(
+        conversation=mine, membership=_membership(team, admin), title="Reviewed"
+    )
+    assert Conversation.objects.get(pk=mine.pk).title == "Reviewed"
+    with pytest.raises(services.ChatError):
+        services.rename_conversation(conversation=mine, membership=owner_membership, title=" ")
+    services.delete_conversation(conversation=mine, membership=owner_membership)
+    assert not Conversation.objects.filter(pk=mine.pk).exists()
