@@ -17,7 +17,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from apps.workspaces.models import Membership
+from apps.workspaces import limits
+from apps.workspaces.models import Membership, Workspace
 
 from . import transitions
 from .formats import max_upload_bytes
@@ -56,7 +57,9 @@ def enqueue_extraction(document_id: int) -> None:
 def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
     """Validate one uploaded file, store it and create its Document.
 
-    - Refused files raise UploadRejected before anything is stored.
+    - Refused files raise UploadRejected before anything is stored, including a file that would
+      break the workspace's document or storage limit (checked again under a lock on the
+      workspace row, so concurrent uploads cannot both take the last place).
     - The same bytes again in this workspace: the existing document, nothing new (created=False).
     - Bytes whose text is already cached (another workspace): a READY document, no extraction.
     - Otherwise a QUEUED document whose extraction task is enqueued on commit.
@@ -67,6 +70,7 @@ def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
     existing = Document.objects.filter(workspace=workspace, sha256=found.sha256).first()
     if existing is not None:
         return IngestResult(document=existing, created=False, reused_text=False)
+    _check_limits(workspace, name=found.name, size=found.size)
 
     text = ExtractedText.objects.filter(sha256=found.sha256).first()
     document_uuid = uuid.uuid4()
@@ -75,6 +79,9 @@ def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
     )
     try:
         with transaction.atomic():
+            if limits.has_upload_limits(workspace):
+                locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+                _check_limits(locked, name=found.name, size=found.size)
             document = Document.objects.create(
                 uuid=document_uuid,
                 workspace=workspace,
@@ -101,6 +108,13 @@ def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
         default_storage.delete(storage_name)
         raise
     return IngestResult(document=document, created=True, reused_text=text is not None)
+
+
+def _check_limits(workspace: Workspace, *, name: str, size: int) -> None:
+    try:
+        limits.check_upload_allowed(workspace, name=name, size=size)
+    except limits.LimitReached as error:
+        raise UploadRejected(str(error)) from None
 
 
 def reextract_document(*, actor: Membership, document: Document) -> Document:
