@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", healthz, name="healthz"),
+    path("ops/", include("apps.ops.urls")),
     path("", include("apps.documents.urls")),
     path("", include("apps.workspaces.urls")),
 ]

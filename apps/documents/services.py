@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,7 +23,7 @@ from apps.workspaces.models import Membership, Workspace
 
 from . import transitions
 from .formats import max_upload_bytes
-from .models import Document, ExtractedText, Status
+from .models import FINAL, Document, ExtractedText, Status
 from .validation import UploadRejected, inspect_upload
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,25 @@ def reextract_document(*, actor: Membership, document: Document) -> Document:
         enqueue_extraction(document.pk)
     document.refresh_from_db()
     return document
+
+
+def requeue_as_admin(document_ids: Iterable[int], *, statuses: Iterable[str] = FINAL) -> int:
+    """Site admins (dashboard, Django admin): queue documents of any workspace again, with a
+    fresh attempt budget. FAILED ones are retried; READY ones skip the text cache once.
+
+    Only documents in ``statuses`` (a subset of READY/FAILED) are touched; one that is being
+    processed, or moved on meanwhile, is skipped by the conditional UPDATE. Returns how many
+    were queued. The caller checks the user is staff: no workspace membership is involved.
+    """
+    allowed = [s for s in statuses if s in FINAL]
+    queued = 0
+    candidates = Document.objects.filter(pk__in=list(document_ids), status__in=allowed)
+    for pk, status in candidates.values_list("pk", "status"):
+        with transaction.atomic():
+            if transitions.requeue_final(pk, refresh=status == Status.READY):
+                enqueue_extraction(pk)
+                queued += 1
+    return queued
 
 
 def delete_document(*, actor: Membership, document: Document) -> None:
