@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.moonshot",
     "apps.chat",
     "apps.documents",
+    "apps.ops",
 ]
 
 MIDDLEWARE = [

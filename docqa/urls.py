@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("apps.chat.urls")),
+    path("ops/", include("apps.ops.urls")),
     path("", include("apps.documents.urls")),
     path("", include("apps.workspaces.urls")),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
@@ -17,11 +18,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from apps.workspaces.models import Membership
+from apps.workspaces import limits
+from apps.workspaces.models import Membership, Workspace
 
 from . import transitions
 from .formats import max_upload_bytes
-from .models import Document, ExtractedText, Status
+from .models import FINAL, Document, ExtractedText, Status
 from .validation import UploadRejected, inspect_upload
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,9 @@ def enqueue_extraction(document_id: int) -> None:
 def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
     """Validate one uploaded file, store it and create its Document.
 
-    - Refused files raise UploadRejected before anything is stored.
+    - Refused files raise UploadRejected before anything is stored, including a file that would
+      break the workspace's document or storage limit (checked again under a lock on the
+      workspace row, so concurrent uploads cannot both take the last place).
     - The same bytes again in this workspace: the existing document, nothing new (created=False).
     - Bytes whose text is already cached (another workspace): a READY document, no extraction.
     - Otherwise a QUEUED document whose extraction task is enqueued on commit.
@@ -67,6 +71,7 @@ def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
     existing = Document.objects.filter(workspace=workspace, sha256=found.sha256).first()
     if existing is not None:
         return IngestResult(document=existing, created=False, reused_text=False)
+    _check_limits(workspace, name=found.name, size=found.size)
 
     text = ExtractedText.objects.filter(sha256=found.sha256).first()
     document_uuid = uuid.uuid4()
@@ -75,6 +80,9 @@ def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
     )
     try:
         with transaction.atomic():
+            if limits.has_upload_limits(workspace):
+                locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+                _check_limits(locked, name=found.name, size=found.size)
             document = Document.objects.create(
                 uuid=document_uuid,
                 workspace=workspace,
@@ -103,6 +111,13 @@ def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
     return IngestResult(document=document, created=True, reused_text=text is not None)
 
 
+def _check_limits(workspace: Workspace, *, name: str, size: int) -> None:
+    try:
+        limits.check_upload_allowed(workspace, name=name, size=size)
+    except limits.LimitReached as error:
+        raise UploadRejected(str(error)) from None
+
+
 def reextract_document(*, actor: Membership, document: Document) -> Document:
     """Queue a READY or FAILED document again with a fresh attempt budget.
 
@@ -118,6 +133,25 @@ def reextract_document(*, actor: Membership, document: Document) -> Document:
         enqueue_extraction(document.pk)
     document.refresh_from_db()
     return document
+
+
+def requeue_as_admin(document_ids: Iterable[int], *, statuses: Iterable[str] = FINAL) -> int:
+    """Site admins (dashboard, Django admin): queue documents of any workspace again, with a
+    fresh attempt budget. FAILED ones are retried; READY ones skip the text cache once.
+
+    Only documents in ``statuses`` (a subset of READY/FAILED) are touched; one that is being
+    processed, or moved on meanwhile, is skipped by the conditional UPDATE. Returns how many
+    were queued. The caller checks the user is staff: no workspace membership is involved.
+    """
+    allowed = [s for s in statuses if s in FINAL]
+    queued = 0
+    candidates = Document.objects.filter(pk__in=list(document_ids), status__in=allowed)
+    for pk, status in candidates.values_list("pk", "status"):
+        with transaction.atomic():
+            if transitions.requeue_final(pk, refresh=status == Status.READY):
+                enqueue_extraction(pk)
+                queued += 1
+    return queued
 
 
 def delete_document(*, actor: Membership, document: Document) -> None:

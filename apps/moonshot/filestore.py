@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -112,13 +113,19 @@ def delete_remote(slot: RemoteFile, client: MoonshotClient, note: str = "deleted
     release(slot, note=note)
 
 
-def evict_beyond(client: MoonshotClient, keep_files: int, keep_bytes: int) -> int:
-    """Delete least recently used uploaded copies until at most keep_files/keep_bytes remain."""
+def evict_beyond(
+    client: MoonshotClient, keep_files: int, keep_bytes: int, *, spare: Collection[str] = ()
+) -> int:
+    """Delete least recently used uploaded copies until at most keep_files/keep_bytes remain.
+
+    Copies whose owner is in ``spare`` (e.g. documents being extracted right now) are never
+    deleted, though they count towards what remains.
+    """
     evicted = 0
     uploaded = RemoteFile.objects.filter(state=RemoteFileState.UPLOADED)
     count = uploaded.count()
     total = uploaded.aggregate(total=Sum("size"))["total"] or 0
-    for slot in uploaded.order_by("last_used_at"):
+    for slot in uploaded.exclude(owner__in=list(spare)).order_by("last_used_at"):
         if count <= keep_files and total <= keep_bytes:
             break
         delete_remote(slot, client, note="evicted (least recently used)")

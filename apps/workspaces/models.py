@@ -36,6 +36,22 @@ class Workspace(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Limits set by site admins (apps.workspaces.limits enforces them); empty means unlimited.
+    max_documents = models.PositiveIntegerField(
+        _("maximum documents"), null=True, blank=True, help_text=_("Empty means unlimited.")
+    )
+    max_bytes = models.PositiveBigIntegerField(
+        _("maximum storage (bytes)"),
+        null=True,
+        blank=True,
+        help_text=_("Total size of the uploaded originals. Empty means unlimited."),
+    )
+    max_tokens_per_day = models.PositiveBigIntegerField(
+        _("maximum chat tokens per day"),
+        null=True,
+        blank=True,
+        help_text=_("Prompt and answer tokens of all chats in a day. Empty means unlimited."),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from . import selectors, services
+from . import limits, selectors, services
 from .access import workspace_view
 from .forms import InvitationForm, RoleForm, WorkspaceForm
 from .models import Invitation, Membership, Role
@@ -48,7 +48,10 @@ def detail(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "workspaces/detail.html",
-        {"members": selectors.members_of(request.workspace)},
+        {
+            "members": selectors.members_of(request.workspace),
+            "usage": limits.usage_today(request.workspace),
+        },
     )
 
 

@@ -11,8 +11,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 
 import pytest
+import redis
 from django.conf import settings
 
 from apps.moonshot.admission import (
@@ -329,6 +331,30 @@ def test_rate_limited_counts_and_stats(make_ctl):
     assert stats["rate_limited_today"] == 3
     assert stats["rate_limited_by_dimension"] == {"rpm": 2, "concurrency": 1}
     assert stats["cooldown_until"] is None and stats["waits_today"] == 0
+
+
+def test_daily_counts_are_kept_for_a_month(make_ctl):
+    ctl = make_ctl()
+    ctl.record_rate_limited("rpm")
+    [today] = ctl.history(days=1)
+    assert (today.waits, today.rate_limited, today.rate_limited_total) == (0, {"rpm": 1}, 1)
+    # Plant the counters earlier days' scripts would have left: 5 and 40 days ago.
+    store = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    key, n = ctl._keys[9], (today.day - date(1970, 1, 1)).days
+    store.hset(key, mapping={f"w:{n - 5}": 4, f"r:{n - 5}:tpm": 2, f"w:{n - 40}": 9})
+    store.hset(key, f"r:{n - 40}:rpm", 1)
+    ctl.record_rate_limited("tpm")  # today's first tpm counter: the sweep runs
+    history = ctl.history(days=30)
+    assert len(history) == 30 and history[-1].day == today.day
+    assert history[-1].rate_limited == {"rpm": 1, "tpm": 1}
+    assert (history[-6].day, history[-6].waits, history[-6].rate_limited) == (
+        today.day - timedelta(days=5),
+        4,
+        {"tpm": 2},
+    )
+    assert not [f for f in store.hkeys(key) if str(n - 40) in f]  # older than a month: gone
+    assert 31 * 86_400_000 < store.pttl(key) <= 32 * 86_400_000
+    store.close()
 
 
 def test_cost_helper_adds_five_percent_margin_and_max_tokens():

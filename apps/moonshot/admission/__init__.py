@@ -18,12 +18,13 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from .base import AdmissionTimeout, Limits, Priority, WaitInfo
+from .base import AdmissionTimeout, DayCounts, Limits, Priority, WaitInfo
 from .controller import AdmissionController, Lease, cost_tokens
 
 __all__ = [
     "AdmissionController",
     "AdmissionTimeout",
+    "DayCounts",
     "Lease",
     "Limits",
     "Priority",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 from django.utils.text import format_lazy
@@ -62,6 +63,23 @@ class WaitInfo:
     position: int
     eta_seconds: float | None
     reason: str
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    """One provider day of the admission history: how often callers had to queue, and how many
+    429s the provider sent, by dimension (rpm, tpm, tpd, concurrency, unknown).
+
+    ``day`` is the calendar date in the provider's day (UTC+8 by default, like its TPD reset).
+    """
+
+    day: date
+    waits: int = 0
+    rate_limited: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate_limited_total(self) -> int:
+        return sum(self.rate_limited.values())
 
 
 class AdmissionTimeout(AdmissionRefused):

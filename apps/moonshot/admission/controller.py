@@ -25,13 +25,14 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import redis
 import redis.asyncio
 
 from . import lua
-from .base import AdmissionTimeout, Limits, Priority, WaitInfo, refusal
+from .base import AdmissionTimeout, DayCounts, Limits, Priority, WaitInfo, refusal
 from .wake import AsyncWaker, Notifier, Renewer, SyncWaker
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ _MIN_SLEEP = 0.01
 _JITTER = 0.02
 # Reasons a release (PUBLISH) can end; the others end at a known time.
 _WAKEABLE = frozenset({"concurrency", "priority", "queue"})
+_DAY_MS = 86_400_000
+_EPOCH = date(1970, 1, 1)
 
 OnWait = Callable[[WaitInfo], Any]
 
@@ -405,6 +408,38 @@ class AdmissionController:
             keys=self._keys, args=[self._window_ms, self._day_offset_ms]
         )
         return self._stats_dict(raw)
+
+    def history(self, days: int = 30) -> list[DayCounts]:
+        """Waits and provider 429s per provider day, oldest first, ending today; days without
+        events are zeros. Redis keeps ``lua.HISTORY_DAYS`` days, so ``days`` is capped there.
+
+        Raises ``redis.RedisError`` when Redis is unreachable. A Redis without persistence
+        forgets the history when it restarts; these are operating figures, not accounts.
+        """
+        self._process_scripts()
+        days = max(1, min(days, lua.HISTORY_DAYS))
+        seconds, micros = self._client.time()
+        today = (seconds * 1000 + micros // 1000 + self._day_offset_ms) // _DAY_MS
+        first = today - days + 1
+        waits: dict[int, int] = {}
+        limited: dict[int, dict[str, int]] = {}
+        for name, value in self._client.hgetall(self._keys[9]).items():
+            kind, _sep, rest = str(name).partition(":")
+            number, _sep, dimension = rest.partition(":")
+            if not number.isdigit() or not first <= int(number) <= today:
+                continue
+            if kind == "w":
+                waits[int(number)] = int(value)
+            elif kind == "r" and dimension:
+                limited.setdefault(int(number), {})[dimension] = int(value)
+        return [
+            DayCounts(
+                day=_EPOCH + timedelta(days=n),
+                waits=waits.get(n, 0),
+                rate_limited=dict(sorted(limited.get(n, {}).items())),
+            )
+            for n in range(first, today + 1)
+        ]
 
     def _stats_dict(self, raw: Sequence[Any]) -> dict[str, Any]:
         limited = raw[10]

@@ -13,12 +13,17 @@ milliseconds. Key order is fixed by ``KEYS`` in :mod:`apps.moonshot.admission.co
 7 chatq  ZSET interactive waiter -> first-queued time (FIFO)
 8 bgq    ZSET background waiter -> first-queued time (FIFO)
 9 wexp   ZSET waiter -> expiry, so a killed waiter stops blocking others
-10 stats HASH daily counters: ``w:<day>`` waits, ``r:<day>:<dimension>`` provider 429s
+10 stats HASH daily counters: ``w:<day>`` waits, ``r:<day>:<dimension>`` provider 429s, kept for
+   ``HISTORY_DAYS`` days so the admin dashboard can chart them (pruned when a day's first counter
+   of a kind appears, so the sweep runs a few times a day, never per request)
 """
 
 from __future__ import annotations
 
-_PRELUDE = """
+HISTORY_DAYS = 31
+
+_PRELUDE = (
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local DAY = 86400000
@@ -31,6 +36,22 @@ local function prune(key, keep)
   end
 end
 """
+    + f"local HISTORY_DAYS = {HISTORY_DAYS}\n"
+    + """
+local function prune_history(key, today)
+  local oldest = tonumber(today) - HISTORY_DAYS + 1
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    local d = tonumber(string.match(f, '^%a:(%d+)'))
+    if d == nil or d < oldest then redis.call('HDEL', key, f) end
+  end
+end
+-- Count one event in a daily history hash; the sweep runs when a day's counter is created.
+local function count_day(key, field, today)
+  if redis.call('HINCRBY', key, field, 1) == 1 then prune_history(key, today) end
+  redis.call('PEXPIRE', key, (HISTORY_DAYS + 1) * DAY)
+end
+"""
+)
 
 # Reap expired leases, waiters and log entries, then admit, refuse or queue the caller.
 # ARGV: id, cost, background(0/1), lease_ms, window_ms, concurrency, rpm, tpm, tpd (0 = none),
@@ -132,9 +153,7 @@ if not reason then
 end
 
 if redis.call('ZADD', q, 'NX', now, id) == 1 then
-  redis.call('HINCRBY', KEYS[10], 'w:' .. day, 1)
-  prune(KEYS[10], day)
-  redis.call('PEXPIRE', KEYS[10], 2 * DAY)
+  count_day(KEYS[10], 'w:' .. day, day)
 end
 redis.call('ZADD', KEYS[9], now + ttl, id)
 local pos = redis.call('ZRANK', q, id) + 1
@@ -229,9 +248,7 @@ RECORD_429 = (
     _PRELUDE
     + """
 local day = day_of(tonumber(ARGV[2]))
-redis.call('HINCRBY', KEYS[1], 'r:' .. day .. ':' .. ARGV[1], 1)
-prune(KEYS[1], day)
-redis.call('PEXPIRE', KEYS[1], 2 * DAY)
+count_day(KEYS[1], 'r:' .. day .. ':' .. ARGV[1], day)
 return 1
 """
 )

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "ops"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("reconcile/", views.reconcile, name="reconcile"),
+    path("evict/", views.evict, name="evict"),
+    path("documents/retry/", views.retry, name="retry"),
+    path("policy/", views.policy, name="policy"),
+    path("workspaces/<int:workspace_id>/limits/", views.workspace_limits, name="workspace_limits"),
+]
