@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import _rates, admission
+from bench import _rates, admission, ingestion
 
 
 def test_rate_helpers():
@@ -33,3 +33,16 @@ def test_admission_bench_runs_without_a_429():
     assert result.sent >= 8
     assert result.max_concurrent <= 2
     assert result.sustained is not None
+
+
+@pytest.mark.celery_worker
+def test_ingestion_bench_runs_without_a_429(transactional_db):
+    result = ingestion.run(
+        docs=4, rpm=3000, worker_concurrency=2, timeout=60, database="docqa_bench_smoke"
+    )
+    assert (result.ready, result.failed, result.rate_limited) == (4, 0, 0)
+    assert result.calls == {
+        "POST /v1/files": {"200": 4},
+        "GET /v1/files/{id}/content": {"200": 4},
+        "DELETE /v1/files/{id}": {"200": 4},
+    }
