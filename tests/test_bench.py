@@ -1,0 +1,48 @@
+"""Smoke test of the benchmarks (`make bench`): each module runs a tiny configuration.
+
+The figures themselves are measured by `make bench` and written into docs/benchmarks.md; here
+only the plumbing is checked, with limits so short or so high that the run takes seconds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import _rates, admission, ingestion
+
+
+def test_rate_helpers():
+    # 3 per 10 s window: bursts of three at 0, 10, 20 s -> 3 per 10 s = 18/min sustained.
+    times = [0.0, 0.1, 0.2, 10.0, 10.1, 10.2, 20.0, 20.1, 20.2]
+    assert _rates.sustained_per_minute(times, 3) == pytest.approx(18.0)
+    assert _rates.sustained_per_minute(times[:3], 3) is None
+    assert _rates.busiest(times, 10.0) == 3
+    assert _rates.busiest(times, 10.05) == 4
+    assert _rates.min_makespan(9, 3, 10.0) == 20.0
+    assert _rates.min_makespan(10, 3, 10.0) == 30.0
+
+
+def test_admission_bench_runs_without_a_429():
+    admission.overhead(n=20, warmup=5)
+    # A 1 s provider "minute" and a 1.05 s admission window: three windows in 2.5 s.
+    result = admission.emulator_throughput(
+        rpm=4, concurrency=2, callers=4, seconds=2.5, latency=0.01, window=1.05, provider_minute=1.0
+    )
+    assert result.rate_limited == 0
+    assert result.statuses == {200: result.sent}
+    assert result.sent >= 8
+    assert result.max_concurrent <= 2
+    assert result.sustained is not None
+
+
+@pytest.mark.celery_worker
+def test_ingestion_bench_runs_without_a_429(transactional_db):
+    result = ingestion.run(
+        docs=4, rpm=3000, worker_concurrency=2, timeout=60, database="docqa_bench_smoke"
+    )
+    assert (result.ready, result.failed, result.rate_limited) == (4, 0, 0)
+    assert result.calls == {
+        "POST /v1/files": {"200": 4},
+        "GET /v1/files/{id}/content": {"200": 4},
+        "DELETE /v1/files/{id}": {"200": 4},
+    }
