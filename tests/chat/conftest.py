@@ -24,7 +24,7 @@ from apps.moonshot.emulator import EmulatorServer
 from apps.moonshot.emulator.server import bind_socket
 from apps.moonshot.tokens import estimate_tokens
 from apps.workspaces.models import Membership, Workspace
-from tests.moonshot.conftest import API_KEY, FAST_RETRY, emulator, emulator_server  # noqa: F401
+from tests.provider import API_KEY, FAST_RETRY
 
 CSRF_TOKEN = "chattestcsrftoken0123456789abcde"  # 32 characters: Django accepts it unmasked
 
@@ -59,7 +59,7 @@ def owner_membership(team, owner) -> Membership:
 
 
 @pytest.fixture
-def online(settings, emulator: EmulatorServer, monkeypatch) -> Iterator[EmulatorServer]:  # noqa: F811
+def online(settings, emulator: EmulatorServer, monkeypatch) -> Iterator[EmulatorServer]:
     """Chat talks to the emulator over loopback, with quick retries."""
     settings.MOONSHOT_API_KEY = API_KEY
     settings.MOONSHOT_BASE_URL = emulator.base_url
