@@ -6,8 +6,7 @@ import pytest
 
 from apps.documents.models import Document, Status
 from tests.browser import ARTIFACTS
-
-from .samples import ELF_HEADER, make_docx, make_pdf
+from tests.samples import ELF_HEADER, make_docx, make_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.celery_worker]
 

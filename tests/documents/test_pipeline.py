@@ -14,9 +14,9 @@ from apps.documents.failures import ExtractionDeferred
 from apps.documents.models import Document, ExtractedText, Status
 from apps.documents.selectors import text_page
 from apps.workspaces.services import create_workspace
+from tests.samples import make_blank_pdf, make_png, make_xlsx
 
 from .conftest import stored_files, upload
-from .samples import make_blank_pdf, make_png, make_xlsx
 
 
 def _ingest(membership, name: str, data: bytes) -> Document:

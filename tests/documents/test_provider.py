@@ -18,9 +18,9 @@ from apps.moonshot.models import (
 )
 from apps.workspaces.services import create_workspace
 from tests.conftest import PASSWORD, running_celery_worker
+from tests.samples import make_docx, make_pdf
 from tests.test_workspace_access import login
 
-from .samples import make_docx, make_pdf
 from .test_worker import _upload, _wait_final
 
 pytestmark = pytest.mark.celery_worker

@@ -11,9 +11,9 @@ from apps.documents.models import Document
 from apps.documents.services import DocumentError, UploadRejected, ingest_upload
 from apps.documents.validation import sanitize_filename
 from apps.workspaces.models import Membership
+from tests.samples import ELF_HEADER, make_docx, make_encrypted_pdf, make_pdf, make_png, make_xlsx
 
 from .conftest import stored_files, upload
-from .samples import ELF_HEADER, make_docx, make_encrypted_pdf, make_pdf, make_png, make_xlsx
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:

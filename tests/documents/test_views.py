@@ -9,10 +9,10 @@ from django.urls import reverse
 from apps.documents import pipeline
 from apps.documents.models import Document, Status
 from apps.workspaces.services import create_workspace
+from tests.samples import ELF_HEADER, make_pdf
 from tests.test_workspace_access import login
 
 from .conftest import stored_files
-from .samples import ELF_HEADER, make_pdf
 
 
 def _url(name: str, team, *args) -> str:

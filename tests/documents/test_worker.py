@@ -15,9 +15,8 @@ from apps.documents.models import FINAL, Document, ExtractedText, Status
 from apps.documents.tasks import sweep_stuck_documents
 from apps.workspaces.services import create_workspace
 from tests.conftest import running_celery_worker
+from tests.samples import make_docx, make_pdf, make_pptx, make_xlsx
 from tests.test_workspace_access import login
-
-from .samples import make_docx, make_pdf, make_pptx, make_xlsx
 
 pytestmark = pytest.mark.celery_worker
 

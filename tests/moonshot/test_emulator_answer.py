@@ -9,7 +9,8 @@ import pytest
 from apps.moonshot.emulator import EmulatorServer
 from apps.moonshot.emulator.answer import NO_ANSWER_EN, NO_ANSWER_ZH, derive_answer, features
 from apps.moonshot.emulator.extract import decode_text, extract, sniff
-from tests.moonshot.emulator_support import fresh, make_docx, running_emulator, sdk
+from tests.moonshot.emulator_support import fresh, running_emulator, sdk
+from tests.samples import make_docx
 
 ENGLISH = (
     "The Orion project started in March 2021. Its budget is 4.5 million euros! "
@@ -58,7 +59,7 @@ def test_english_document_answer_quotes_the_best_sentence(emu: EmulatorServer) -
 
 
 def test_chinese_document_answer_quotes_the_best_sentence(emu: EmulatorServer) -> None:
-    data = make_docx([CHINESE])
+    data = make_docx(CHINESE)
     answer = ask_uploaded(emu, "公司简介.docx", data, "公司的总部设在哪里？")
     assert answer == "根据文档：“总部设在深圳市南山区！” [公司简介.docx]"
     assert "三千二百人" in ask_uploaded(emu, "公司简介.docx", data, "公司有多少员工？")

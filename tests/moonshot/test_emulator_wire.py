@@ -13,17 +13,13 @@ import pytest
 from apps.moonshot.emulator import EmulatorServer
 from tests.moonshot.emulator_support import (
     AUTH,
-    PNG_1PX,
     chunks,
     fresh,
     http,
-    make_docx,
-    make_pdf,
-    make_pptx,
-    make_xlsx,
     running_emulator,
     sse_events,
 )
+from tests.samples import make_docx, make_pdf, make_png, make_pptx, make_xlsx
 
 DOC = "[policy.txt]\nRefunds are issued within 14 days. Shipping is free above 50 euros."
 MESSAGES = [
@@ -135,10 +131,10 @@ def test_content_json_is_compact_and_alphabetical_per_format(client: httpx.Clien
     cases = {
         "notes.txt": (b"Plain words here.", "text/plain", "Plain words here."),
         "legacy.txt": ("旧编码的中文。".encode("gb18030"), "text/plain", "旧编码的中文。"),
-        "report.pdf": (make_pdf(["Quarterly revenue rose."]), "application/pdf", "revenue rose"),
-        "memo.docx": (make_docx(["Memo body text."], [["k", "v"]]), "application/zip", "k\tv"),
-        "budget.xlsx": (make_xlsx([["Rent", 1200]]), "application/zip", "Rent\t1200"),
-        "deck.pptx": (make_pptx([("Roadmap", "Ship in May")]), "application/zip", "Ship in May"),
+        "report.pdf": (make_pdf("Quarterly revenue rose."), "application/pdf", "revenue rose"),
+        "memo.docx": (make_docx("Memo body text.", table=[["k", "v"]]), "application/zip", "k\tv"),
+        "budget.xlsx": (make_xlsx({"Budget": [["Rent", 1200]]}), "application/zip", "Rent\t1200"),
+        "deck.pptx": (make_pptx(("Roadmap", "Ship in May")), "application/zip", "Ship in May"),
     }
     for name, (data, file_type, expected) in cases.items():
         created = upload(client, name, data).json()
@@ -245,7 +241,7 @@ def test_every_error_body(emu: EmulatorServer, client: httpx.Client) -> None:
 
 def test_failed_extraction_content_is_a_500(client: httpx.Client) -> None:
     for name, data, reason in [
-        ("scan.png", PNG_1PX, "no text found in the image"),
+        ("scan.png", make_png(), "no text found in the image"),
         ("broken.pdf", b"%PDF-1.4\nnot really", None),
         ("blob.bin", b"\x00\x01\x02binary", "unsupported binary file"),
     ]:

@@ -1,4 +1,5 @@
-"""Real files of every locally readable format, built in memory for the tests."""
+"""Real files of every readable format, built in memory: shared by the document tests and the
+emulator tests, so both read the same bytes."""
 
 from __future__ import annotations
 
