@@ -142,7 +142,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Documents whose task was lost (broker flushed, worker killed past its retries) are put back
     # on the queue or failed; see apps.documents.pipeline.sweep_stuck_documents.
     "documents.sweep_stuck": {"task": "documents.sweep_stuck_documents", "schedule": 300.0},
+    # Answers left "streaming" by a server process that died mid-stream are marked failed.
+    "chat.fail_abandoned": {"task": "chat.fail_abandoned_answers", "schedule": 600.0},
 }
+# An answer still streaming this long after it started has lost its process (see
+# apps.chat.services.fail_abandoned_answers).
+CHAT_ABANDONED_AFTER_SECONDS = env.int("CHAT_ABANDONED_AFTER_SECONDS", default=30 * 60)
 
 # --- Moonshot -----------------------------------------------------------------------------------
 MOONSHOT_API_KEY = env("MOONSHOT_API_KEY", default="")

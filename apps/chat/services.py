@@ -9,8 +9,10 @@ whatever happened) saves the answer with its status, usage and cost in one short
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -20,6 +22,7 @@ from apps.accounts.models import User
 from apps.moonshot.catalogue import chat_models, get_model
 from apps.moonshot.client import provider_configured
 from apps.moonshot.types import Usage
+from apps.workspaces.limits import LimitReached, check_chat_allowed
 from apps.workspaces.models import Membership, Workspace
 
 from . import offline, selectors
@@ -36,6 +39,10 @@ class ChatError(Exception):
 
 class NotAllowed(ChatError):
     """The member may read this conversation but not change it (the view answers 403)."""
+
+
+class OverLimit(ChatError):
+    """The workspace used its chat tokens for today (the view answers 429, not retryable)."""
 
 
 def create_conversation(*, workspace: Workspace, user: User) -> Conversation:
@@ -144,11 +151,17 @@ def start_turn(
 
     The question is committed before anything goes upstream, so no later failure can lose it.
     With `regenerate`, the last answer (if any) is deleted and the last question asked again.
-    Raises NotAllowed, or ChatError for an empty or oversized question or nothing to regenerate.
+    Raises NotAllowed; OverLimit when the workspace's daily token limit is used up (nothing is
+    saved then: the page gives the question back); ChatError for an empty or oversized question
+    or nothing to regenerate.
     """
     require_change(conversation, membership)
     if not regenerate:
         question = _clean_question(question)
+    try:
+        check_chat_allowed(conversation.workspace)
+    except LimitReached as error:
+        raise OverLimit(str(error)) from error
     offline_mode = not provider_configured()
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
@@ -255,3 +268,26 @@ def turn_cost(model: str, usage: Usage) -> Decimal | None:
     if info is None:
         return None
     return info.cost_cny(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+
+
+def fail_abandoned_answers(*, older_than: timedelta | None = None) -> int:
+    """Mark answers still STREAMING long after they started as failed; return how many.
+
+    `finish_turn` runs however a stream ends, except when the server process itself dies (a
+    crash, a SIGKILL, a deploy that does not drain): its answers would say "streaming" forever.
+    No answer streams for `CHAT_ABANDONED_AFTER_SECONDS` (default 30 minutes, far beyond any
+    model's longest answer plus a queue wait), so one that old has no stream left to finish it.
+    What text it had is lost with the process; the user gets a retry.
+    """
+    if older_than is None:
+        older_than = timedelta(seconds=settings.CHAT_ABANDONED_AFTER_SECONDS)
+    return Message.objects.filter(
+        role=Role.ASSISTANT,
+        status=Status.STREAMING,
+        created_at__lt=timezone.now() - older_than,
+    ).update(
+        status=Status.FAILED,
+        error_message=_("The answer was interrupted (the server restarted). Please try again."),
+        retryable=True,
+        finished_at=timezone.now(),
+    )

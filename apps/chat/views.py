@@ -194,6 +194,8 @@ async def _stream(request: HttpRequest, conversation_id: int, *, regenerate: boo
         turn = await sync_to_async(prepare)()
     except services.NotAllowed as error:
         return JsonResponse({"message": str(error), "retryable": False}, status=403)
+    except services.OverLimit as error:
+        return JsonResponse({"message": str(error), "retryable": False}, status=429)
     except services.ChatError as error:
         return JsonResponse({"message": str(error), "retryable": False}, status=400)
     return StreamingHttpResponse(

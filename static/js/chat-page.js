@@ -156,7 +156,19 @@
     return retry;
   }
 
-  function run(url, body) {
+  function resendButton(bubble) {
+    var retry = element("button", "", _("Retry"));
+    retry.type = "button";
+    retry.addEventListener("click", function () {
+      if (current) return;
+      bubble.remove();
+      form.requestSubmit();
+    });
+    return retry;
+  }
+
+  // `asked` ({li, question}) is the bubble of a new question, absent for a regenerate.
+  function run(url, body, asked) {
     var bubble = answerBubble();
     var meta = null;
     setBusy(true);
@@ -184,7 +196,15 @@
         var error = element("p", "form-error", data.message);
         error.setAttribute("role", "alert");
         bubble.li.appendChild(error);
-        bubble.li.appendChild(retryButton(bubble.li));
+        if (asked && data.status) {
+          // Refused before anything was saved (a limit, an empty question): the question goes
+          // back into the box, and there is no earlier answer to regenerate.
+          asked.li.remove();
+          if (!textarea.value) textarea.value = asked.question;
+          if (data.retryable) bubble.li.appendChild(resendButton(bubble.li));
+        } else {
+          bubble.li.appendChild(retryButton(bubble.li));
+        }
       },
       close: function (data) {
         bubble.li.classList.remove("is-streaming");
@@ -212,7 +232,7 @@
     li.appendChild(element("div", "text", question));
     list.appendChild(li);
     textarea.value = "";
-    run(root.dataset.askUrl, {question: question});
+    run(root.dataset.askUrl, {question: question}, {li: li, question: question});
   });
 
   textarea.addEventListener("keydown", function (event) {

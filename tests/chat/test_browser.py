@@ -106,3 +106,31 @@ def test_ask_watch_it_stream_stop_and_reload(chat_app, browser_page, team, owner
     assert "How often is the emergency" in page.inner_text(".conversation-list")
     page.emulate_media(color_scheme="dark")
     page.screenshot(path=str(ARTIFACTS / "chat-dark.png"), full_page=True)
+
+
+def test_a_question_over_the_daily_limit_is_refused_and_given_back(
+    chat_app, browser_page, team, owner
+):
+    base, _emulator = chat_app
+    ready_document(team, "maintenance.txt", FACT, owner)
+    team.max_tokens_per_day = 10  # any one answer uses more: the second question is refused
+    team.save(update_fields=["max_tokens_per_day"])
+    page = browser_page
+    log_in(page, base, owner.email, PASSWORD)
+    page.goto(f"{base}/w/{team.slug}/chat/")
+    page.click("main >> text=New conversation")
+    page.wait_for_selector("[data-composer]")
+
+    page.fill("#question", "How often is the valve tested?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".bubble.assistant.is-complete")
+
+    page.fill("#question", "Who tests it?")
+    page.keyboard.press("Enter")
+    alert = page.wait_for_selector(".bubble.assistant.is-failed [role=alert]")
+    assert "used its 10 chat tokens for today" in alert.inner_text()
+    # The refused question is back in the box, not shown as sent, and offers no retry.
+    assert page.input_value("#question") == "Who tests it?"
+    assert page.locator(".bubble.user").all_inner_texts() == ["How often is the valve tested?"]
+    assert page.locator(".bubble.assistant.is-failed button").count() == 0
+    assert Message.objects.filter(role=Role.USER).count() == 1

@@ -272,3 +272,73 @@ def test_rename_and_delete_by_creator_or_admin_only(team, owner, member, owner_m
         services.rename_conversation(conversation=mine, membership=owner_membership, title=" ")
     services.delete_conversation(conversation=mine, membership=owner_membership)
     assert not Conversation.objects.filter(pk=mine.pk).exists()
+
+
+def test_answers_abandoned_by_a_dead_server_are_failed_with_a_retry(
+    offline, conversation, owner_membership, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.chat.tasks import fail_abandoned_answers
+    from docqa.celery import app
+
+    old = services.start_turn(conversation=conversation, membership=owner_membership, question="A?")
+    services.finish_turn(answer_id=old.answer_id, text="", status=Status.STREAMING)
+    done = services.start_turn(conversation=conversation, membership=owner_membership, question="B")
+    services.finish_turn(answer_id=done.answer_id, text="Done.", status=Status.COMPLETE)
+    fresh = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="C"
+    )
+    long_ago = timezone.now() - timedelta(seconds=settings.CHAT_ABANDONED_AFTER_SECONDS + 5)
+    Message.objects.filter(pk__in=[old.answer_id, done.answer_id]).update(created_at=long_ago)
+
+    # The beat job runs the task by name; the task marks only the old, still-streaming answer.
+    assert "chat.fail_abandoned_answers" in app.tasks
+    assert fail_abandoned_answers() == 1
+    statuses = dict(Message.objects.filter(role=Role.ASSISTANT).values_list("pk", "status"))
+    assert statuses == {
+        old.answer_id: Status.FAILED,
+        done.answer_id: Status.COMPLETE,
+        fresh.answer_id: Status.STREAMING,  # may still be streaming: left alone
+    }
+    failed = Message.objects.get(pk=old.answer_id)
+    assert failed.retryable and "interrupted" in failed.error_message
+    assert failed.finished_at is not None
+    assert fail_abandoned_answers() == 0  # idempotent
+
+    # A stream that was merely slow still has the last word when it finishes.
+    services.finish_turn(answer_id=old.answer_id, text="Late but whole.", status=Status.COMPLETE)
+    assert Message.objects.get(pk=old.answer_id).status == Status.COMPLETE
+
+
+def test_start_turn_refuses_over_the_daily_token_limit(
+    offline, team, conversation, owner_membership
+):
+    first = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="A"
+    )
+    services.finish_turn(
+        answer_id=first.answer_id,
+        text="Answer.",
+        status=Status.COMPLETE,
+        usage=Usage(prompt_tokens=700, completion_tokens=300),
+        model="moonshot-v1-8k",
+    )
+    team.max_tokens_per_day = 1000
+    team.save(update_fields=["max_tokens_per_day"])
+    before = Message.objects.count()
+    for regenerate in (False, True):
+        with pytest.raises(services.OverLimit, match="used its 1,000 chat tokens"):
+            services.start_turn(
+                conversation=conversation,
+                membership=owner_membership,
+                question="B",
+                regenerate=regenerate,
+            )
+    assert Message.objects.count() == before
+    team.max_tokens_per_day = 1001
+    team.save(update_fields=["max_tokens_per_day"])
+    services.start_turn(conversation=conversation, membership=owner_membership, question="B")
+    assert Message.objects.count() == before + 2

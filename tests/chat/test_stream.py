@@ -334,3 +334,32 @@ def test_empty_question_is_a_json_error(offline, app_server, conversation, owner
         "message": "Type a question first.",
         "retryable": False,
     }
+
+
+def test_daily_token_limit_refuses_the_next_question_without_saving_it(
+    online, app_server, conversation, owner
+):
+    workspace = conversation.workspace
+    workspace.max_tokens_per_day = 50  # less than one answer's prompt: the first crosses it
+    workspace.save(update_fields=["max_tokens_per_day"])
+    with app_server.client(owner) as client:
+        first = stream(client, ask_url(conversation), {"question": "When is the valve tested?"})
+        assert first.status == 200 and first.named("done")  # the crossing answer is not cut off
+        assert answer_of(conversation).prompt_tokens > 50
+
+        refused = stream(client, ask_url(conversation), {"question": "And the gaskets?"})
+        again = stream(client, ask_url(conversation, "regenerate"))
+    for response in (refused, again):
+        assert response.status == 429
+        assert response.body["retryable"] is False
+        assert "used its 50 chat tokens for today" in response.body["message"]
+    # Neither the refused question nor a placeholder answer was stored; the first turn is intact.
+    contents = list(conversation.messages.order_by("pk").values_list("role", "status"))
+    assert contents == [(Role.USER, Status.COMPLETE), (Role.ASSISTANT, Status.COMPLETE)]
+    assert online.state.count("POST", "/v1/chat/completions") == 1
+
+    workspace.max_tokens_per_day = None  # an admin lifts the limit: chat works again at once
+    workspace.save(update_fields=["max_tokens_per_day"])
+    with app_server.client(owner) as client:
+        log = stream(client, ask_url(conversation), {"question": "And the gaskets?"})
+    assert log.status == 200 and "each spring" in log.text
