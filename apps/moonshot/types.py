@@ -56,7 +56,9 @@ class FileContent:
             data = json.loads(raw)
         except ValueError:
             data = None
-        if not isinstance(data, dict):  # the 2026 OpenAPI says text/plain: take it as the text
+        # The 2026 OpenAPI says text/plain: a body that is not the JSON envelope is the text
+        # itself (even when that text is JSON, as an extracted .json file would be).
+        if not isinstance(data, dict) or not isinstance(data.get("content"), str):
             return cls(raw=raw, content=raw, filename="", file_type="", title="")
         return cls(
             raw=raw,

@@ -363,3 +363,17 @@ def test_daily_token_limit_refuses_the_next_question_without_saving_it(
     with app_server.client(owner) as client:
         log = stream(client, ask_url(conversation), {"question": "And the gaskets?"})
     assert log.status == 200 and "each spring" in log.text
+
+
+def test_answer_and_usage_when_the_provider_reports_usage_only_in_a_trailing_chunk(
+    online, app_server, conversation, owner
+):
+    """Another reading of reference §5.3 (see tests/moonshot/test_reference_variants.py)."""
+    online.config.update(stream_usage="trailing", stream_comments=True)
+    with app_server.client(owner) as client:
+        log = stream(client, ask_url(conversation), {"question": "When is the valve tested?"})
+    assert "every 90 days" in log.text
+    usage = log.first("usage").data
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    answer = answer_of(conversation)
+    assert answer.status == Status.COMPLETE and answer.completion_tokens > 0

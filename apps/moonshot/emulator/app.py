@@ -81,10 +81,10 @@ def create_app(config: EmulatorConfig, state: State, faults: Faults) -> ASGIApp:
             handler(lambda r: files.upload(r, config, state, faults)),
             methods=["POST"],
         ),
-        Route("/v1/files", handler(lambda r: files.list_files(r, state)), methods=["GET"]),
+        Route("/v1/files", handler(lambda r: files.list_files(r, config, state)), methods=["GET"]),
         Route(
             "/v1/files/{file_id}",
-            handler(lambda r: files.retrieve(file_id(r), state)),
+            handler(lambda r: files.retrieve(file_id(r), config, state)),
             methods=["GET"],
         ),
         Route(
@@ -94,7 +94,7 @@ def create_app(config: EmulatorConfig, state: State, faults: Faults) -> ASGIApp:
         ),
         Route(
             "/v1/files/{file_id}/content",
-            handler(lambda r: files.content(file_id(r), state)),
+            handler(lambda r: files.content(file_id(r), config, state)),
             methods=["GET"],
         ),
         Route(

@@ -198,8 +198,11 @@ async def stream_events(
     created: int,
 ) -> AsyncIterator[bytes]:
     """The SSE events of reference §5.3: role chunk, content chunks, a final chunk with an empty
-    delta, finish_reason and usage inside choices[0], an optional usage-only chunk, [DONE]."""
-    extra = {"usage": None} if chat.include_usage else {}
+    delta, finish_reason and usage inside choices[0], an optional usage-only chunk, [DONE].
+    `config.stream_usage == "trailing"` moves usage to the usage-only chunk alone."""
+    trailing_usage = chat.include_usage or config.stream_usage == "trailing"
+    extra = {"usage": None} if trailing_usage else {}
+    comment = ": keep-alive\n" if config.stream_comments else ""
 
     def event(choices: list[dict[str, Any]], **more: Any) -> bytes:
         chunk = {
@@ -210,7 +213,7 @@ async def stream_events(
             "choices": choices,
             **(more or extra),
         }
-        return f"data: {wire.dumps(chunk)}\n\n".encode()
+        return f"{comment}data: {wire.dumps(chunk)}\n\n".encode()
 
     await anyio.sleep(config.first_token_delay)
     sent = 0
@@ -227,15 +230,15 @@ async def stream_events(
             yield event([{"index": index, "delta": {"content": piece}, "finish_reason": None}])
             sent += 1
         final = {"index": index, "delta": {}, "finish_reason": finish_reason}
-        if index == chat.n - 1:
+        if index == chat.n - 1 and config.stream_usage == "choice":
             final["usage"] = usage
         yield event([final])
     if drop_after is not None:
         yield wire.DROP
         return
-    if chat.include_usage:
+    if trailing_usage:
         yield event([], usage=usage)
-    yield b"data: [DONE]\n\n"
+    yield f"{comment}data: [DONE]\n\n".encode()
 
 
 def truncate(answer: str, max_tokens: int) -> tuple[str, str]:

@@ -49,6 +49,23 @@ class EmulatorConfig:
     # "observed": `Invalid request: Your request exceeded model token limit: W (requested: N)`;
     # "documented": `Your request exceeded model token limit : W` (reference §4.2).
     token_limit_style: str = "observed"  # noqa: S105 (not a password)
+    # Points the reference leaves open (§2, §5.3, §12), playable either way so the app is tested
+    # against both readings, as an independent implementation of the API might choose them.
+    # FileObject status of an extracted file: "ok" (captures) or "ready" (a 2026 OpenAPI example).
+    file_status_ok: str = "ok"
+    # /files/{id}/content body: "json" (the captured compact JSON) or "plain" (text/plain, the
+    # extracted text only, as the 2026 OpenAPI declares).
+    content_format: str = "json"
+    # A failed extraction's content: "documented" (500 server_error `Failed to extract file: …`)
+    # or "observed" (500 `extract task failed: failed` with type "").
+    extract_error_style: str = "documented"
+    # GET /v1/files adds `"has_more": false` (never observed; the openai SDK stops on it).
+    list_has_more: bool = False
+    # Where a stream reports usage: "choice" (choices[0] of the finish chunk, documented) or
+    # "trailing" (only a trailing OpenAI-style chunk with empty choices).
+    stream_usage: str = "choice"
+    # A ": keep-alive" comment line before every stream event (never seen; SSE clients skip it).
+    stream_comments: bool = False
     # Paths whose requests count toward concurrency and RPM. TPM/TPD only charge chat requests.
     limited_prefixes: tuple[str, ...] = ("/v1/",)
     # Fake ids the 429 messages carry, as the real ones carry `{organization-id}<{ak-id}>`.
@@ -74,6 +91,13 @@ class EmulatorConfig:
 
 
 _OPTIONAL_INTS = {"concurrency", "rpm", "tpm", "tpd"}
+_CHOICES = {
+    "token_limit_style": {"observed", "documented"},
+    "file_status_ok": {"ok", "ready"},
+    "content_format": {"json", "plain"},
+    "extract_error_style": {"documented", "observed"},
+    "stream_usage": {"choice", "trailing"},
+}
 
 
 def _coerce(name: str, current: Any, value: Any) -> Any:
@@ -86,6 +110,8 @@ def _coerce(name: str, current: Any, value: Any) -> Any:
     if isinstance(current, bool | str):
         if not isinstance(value, type(current)):
             raise ValueError(f"{name} must be a {type(current).__name__}")
+        if name in _CHOICES and value not in _CHOICES[name]:
+            raise ValueError(f"{name} must be one of {', '.join(sorted(_CHOICES[name]))}")
         return value
     if isinstance(current, int) and not isinstance(current, bool):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -31,6 +31,14 @@ def human_size(size: int) -> str:
     return f"{size}B"
 
 
+def file_object(stored: StoredFile, config: EmulatorConfig) -> dict[str, object]:
+    """The FileObject, with the status word for an extracted file that the config plays."""
+    data = stored.as_object()
+    if stored.status == "ok":
+        data["status"] = config.file_status_ok
+    return data
+
+
 def file_not_found(file_id: str) -> Response:
     return wire.error_response(
         404, "resource_not_found_error", f"Not found the file {file_id} or Permission denied"
@@ -90,12 +98,13 @@ async def upload(
         error=reason,
     )
     state.add_file(stored)
-    return wire.json_response(stored.as_object())
+    return wire.json_response(file_object(stored, config))
 
 
-def list_files(request: Request, state: State) -> Response:
+def list_files(request: Request, config: EmulatorConfig, state: State) -> Response:
     """Creation order; honours `after`, `limit`, `order` and `purpose` so the openai SDK's
-    auto-pagination ends with an empty page (reference §10.4). No `has_more`, as observed."""
+    auto-pagination ends with an empty page (reference §10.4). No `has_more`, as observed,
+    unless the config asks for it."""
     params = request.query_params
     files = list(state.files.values())
     if params.get("order") == "desc":
@@ -113,12 +122,15 @@ def list_files(request: Request, state: State) -> Response:
                 f"Invalid request: limit must be an integer between 1 and {MAX_LIST_LIMIT}"
             )
         files = files[: int(limit)]
-    return wire.json_response({"object": "list", "data": [f.as_object() for f in files]})
+    body: dict[str, object] = {"object": "list", "data": [file_object(f, config) for f in files]}
+    if config.list_has_more:
+        body["has_more"] = False
+    return wire.json_response(body)
 
 
-def retrieve(file_id: str, state: State) -> Response:
+def retrieve(file_id: str, config: EmulatorConfig, state: State) -> Response:
     stored = state.get_file(file_id)
-    return wire.json_response(stored.as_object()) if stored else file_not_found(file_id)
+    return wire.json_response(file_object(stored, config)) if stored else file_not_found(file_id)
 
 
 def delete(file_id: str, state: State) -> Response:
@@ -127,13 +139,18 @@ def delete(file_id: str, state: State) -> Response:
     return wire.json_response({"deleted": True, "id": file_id, "object": "file"})
 
 
-def content(file_id: str, state: State) -> Response:
-    """The compact, alphabetically keyed JSON of reference §2.6, or the extraction failure."""
+def content(file_id: str, config: EmulatorConfig, state: State) -> Response:
+    """The compact, alphabetically keyed JSON of reference §2.6 (or, as configured, the text
+    alone as text/plain), or the extraction failure in its documented or observed form."""
     stored = state.get_file(file_id)
     if stored is None:
         return file_not_found(file_id)
     if stored.status != "ok":
+        if config.extract_error_style == "observed":
+            return wire.error_response(500, "", "extract task failed: failed")
         return wire.error_response(500, "server_error", f"Failed to extract file: {stored.error}")
+    if config.content_format == "plain":
+        return Response(stored.content, media_type="text/plain; charset=utf-8")
     return wire.json_response(
         {
             "content": stored.content,
