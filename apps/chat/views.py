@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST, require_safe
 from apps.moonshot.catalogue import chat_models
 from apps.moonshot.client import provider_configured
 from apps.workspaces.access import aworkspace_view, workspace_view
+from apps.workspaces.limits import tokens_today
 
 from . import selectors, services
 from .budget import budget_for
@@ -92,10 +93,19 @@ def detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
             "models": chat_models(),
             "budget": budget_for(conversation),
             "offline": not provider_configured(),
+            "daily_tokens": _daily_tokens(request),
         },
     )
     response["Content-Security-Policy"] = CHAT_PAGE_CSP
     return response
+
+
+def _daily_tokens(request: HttpRequest) -> dict[str, str] | None:
+    """Today's chat tokens against the workspace's daily limit, when an admin set one."""
+    limit = request.workspace.max_tokens_per_day
+    if limit is None:
+        return None
+    return {"used": f"{tokens_today(request.workspace):,}", "limit": f"{limit:,}"}
 
 
 def _forbidden(error: services.ChatError) -> HttpResponse:

@@ -121,6 +121,7 @@ def test_a_question_over_the_daily_limit_is_refused_and_given_back(
     page.click("main >> text=New conversation")
     page.wait_for_selector("[data-composer]")
 
+    assert "used 0 of its 10 chat tokens today" in page.inner_text("[data-daily-tokens]")
     page.fill("#question", "How often is the valve tested?")
     page.keyboard.press("Enter")
     page.wait_for_selector(".bubble.assistant.is-complete")

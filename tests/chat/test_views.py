@@ -197,3 +197,14 @@ def test_chat_speaks_simplified_chinese(team, owner):
         catalog = client.get("/jsi18n/").content.decode()
     assert "重新生成上一个回答" in page and ">对话</a>" in page
     assert json.dumps("正在等待 AI 服务商")[1:-1] in catalog  # the catalog escapes non-ASCII
+
+
+def test_the_page_shows_todays_tokens_only_when_a_daily_limit_is_set(team, owner):
+    conversation = services.create_conversation(workspace=team, user=owner)
+    add_turn(conversation, "Q", "A", prompt_tokens=1200, completion_tokens=34)
+    client = login(owner)
+    assert "data-daily-tokens" not in client.get(url(conversation)).content.decode()
+    team.max_tokens_per_day = 50_000
+    team.save(update_fields=["max_tokens_per_day"])
+    page = client.get(url(conversation)).content.decode()
+    assert "This workspace used 1,234 of its 50,000 chat tokens today." in page
