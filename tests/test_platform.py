@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -183,3 +184,19 @@ def test_pages_render_in_simplified_chinese():
 @pytest.mark.django_db
 def test_healthz():
     assert Client().get("/healthz").json() == {"status": "ok"}
+
+
+def test_nginx_sample_streams_the_chat_urls_and_admits_the_largest_upload(settings):
+    """deploy/nginx.conf must keep pace with the app: its SSE block has to match the real ask
+    and regenerate URLs, and its body limit must let through the largest upload the app takes
+    (else nginx answers a bare 413 before the app can explain the limit)."""
+    from django.urls import reverse
+
+    conf = (BASE_DIR / "deploy" / "nginx.conf").read_text()
+    [pattern] = re.findall(r"location ~ (\S+) \{", conf)
+    for name in ("chat:ask", "chat:regenerate"):
+        assert re.match(pattern, reverse(name, args=["team-a1b2", 42])), name
+    assert not re.match(pattern, reverse("chat:detail", args=["team-a1b2", 42]))
+    [limit] = re.findall(r"client_max_body_size (\d+)m;", conf)
+    assert int(limit) * 1024 * 1024 > settings.DOCQA_MAX_UPLOAD_BYTES
+    assert "proxy_buffering off;" in conf
