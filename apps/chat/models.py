@@ -71,6 +71,8 @@ class Message(models.Model):
     cost_cny = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
     # [{"id": 3, "name": "plan.pdf", "narrowed": false}, ...]: what the answer was built from.
     sources = models.JSONField(default=list, blank=True)
+    # [{"quote": "…", "document": "plan.pdf", "found": true}, ...]: see apps.chat.quotes.
+    quotes = models.JSONField(_("quotations checked"), default=list, blank=True)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -83,3 +85,8 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def missing_quotes(self) -> list[dict]:
+        """The answer's quotations that the documents do not contain."""
+        return [q for q in self.quotes if not q.get("found")]

@@ -28,6 +28,7 @@ from apps.workspaces.models import Membership, Workspace
 from . import offline, selectors
 from .context import ContextPlan, Turn, build_context
 from .models import Conversation, Message, Role, Status
+from .prompts import citation_label
 
 TITLE_LENGTH = 80
 MAX_QUESTION_CHARS = 8000
@@ -113,6 +114,8 @@ class PreparedTurn:
     citation_urls: dict[str, str] = field(default_factory=dict)
     sources: list[dict] = field(default_factory=list)
     offline_answer: str = ""
+    # Citation label → full text of each document in scope, to check the answer's quotations.
+    quote_sources: dict[str, str] = field(default_factory=dict)
     # Why the question cannot be sent (the documents do not fit any model); "" when it can.
     refusal: str = ""
 
@@ -224,6 +227,7 @@ def start_turn(
         citation_urls=citation_urls,
         sources=sources,
         offline_answer=offline.compose(documents, question_message.content) if offline_mode else "",
+        quote_sources={citation_label(d.name): d.text for d in documents},
         refusal="" if offline_mode or plan.fits else plan.reason,
     )
 
@@ -238,6 +242,7 @@ def finish_turn(
     error_message: str = "",
     retryable: bool = False,
     ttft_ms: int | None = None,
+    quotes: list[dict] | None = None,
 ) -> Message | None:
     """Save what was generated, however the stream ended, in one short write. Cost comes from
     the catalogue price of the model that answered. None when the answer is gone (its
@@ -251,6 +256,7 @@ def finish_turn(
     answer.retryable = retryable
     answer.finished_at = timezone.now()
     answer.ttft_ms = ttft_ms
+    answer.quotes = quotes or []
     if model:
         answer.model = model
     if usage is not None:

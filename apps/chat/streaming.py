@@ -9,6 +9,8 @@ Events sent to the browser, in order:
   waiting {seconds}                      heartbeat while admitted but no token has come yet
   delta {text}                           each piece of text as it arrives
   html {html}                            sanitised Markdown of the answer so far (throttled)
+  quotes {checks: [{quote, document, found}]}  the answer's quotations checked against the
+                                         documents (only when it has any)
   usage {model, prompt_tokens, cached_tokens, completion_tokens, cost_cny, seconds}
   error {message, retryable}             a failure, in words fit for the user (ends the stream)
   done {status}                          the last event of a complete answer
@@ -35,6 +37,7 @@ from apps.moonshot.types import Usage
 from . import offline, services
 from .markdown import render_markdown
 from .models import Status
+from .quotes import check_quotes
 from .services import PreparedTurn
 from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_event
 
@@ -62,6 +65,7 @@ class TurnState:
     html_at: float = 0.0  # when the last `html` event was sent
     waiting: WaitInfo | None = None  # the latest place in the admission queue
     admitted: bool = False
+    quotes: list[dict[str, Any]] = field(default_factory=list)
 
     def fail(self, message: str, *, retryable: bool) -> RelayError:
         self.failed, self.error_message, self.retryable = True, message, retryable
@@ -174,6 +178,11 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
         finally:
             heartbeat.cancel()
         await emit("html", {"html": render_markdown(state.text, turn.citation_urls)})
+        # Off the event loop: normalising 100k tokens of documents takes a few milliseconds.
+        checks = await asyncio.to_thread(check_quotes, state.text, turn.quote_sources)
+        state.quotes = [check.as_json() for check in checks]
+        if state.quotes:
+            await emit("quotes", {"checks": state.quotes})
         await emit("usage", _usage_event(state))
         await emit("done", {"status": Status.COMPLETE})
 
@@ -208,6 +217,7 @@ def _save(turn: PreparedTurn, state: TurnState, status: str, ttft_ms: int | None
             error_message=error_message if status == Status.FAILED else "",
             retryable=state.retryable if status == Status.FAILED else False,
             ttft_ms=ttft_ms,
+            quotes=state.quotes,
         )
     finally:
         release_db_connections()  # a short write: the connection does not outlive it

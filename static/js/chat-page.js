@@ -136,6 +136,34 @@
     bubble.li.appendChild(line);
   }
 
+  // The answer's quotations checked against the documents (mirrors chat/_quotes.html).
+  function showQuotes(bubble, checks) {
+    if (!checks.length) return;
+    var missing = checks.filter(function (check) { return !check.found; });
+    var box = element("div", "quote-check" + (missing.length ? " has-missing" : ""));
+    box.setAttribute("data-quote-check", "");
+    var line = element("p");
+    if (missing.length) {
+      line.textContent = "⚠ " + interpolate(ngettext(
+        "%(n)s of %(total)s quotations was not found in the documents:",
+        "%(n)s of %(total)s quotations were not found in the documents:", missing.length),
+        {n: missing.length, total: checks.length}, true);
+      box.appendChild(line);
+      var list = element("ul");
+      missing.forEach(function (check) {
+        list.appendChild(element("li", "", "“" + check.quote + "”" + (check.document ? " [" + check.document + "]" : "")));
+      });
+      box.appendChild(list);
+    } else {
+      line.textContent = "✓ " + interpolate(ngettext(
+        "The quotation was found in the documents.",
+        "All %(n)s quotations were found in the documents.", checks.length),
+        {n: checks.length}, true);
+      box.appendChild(line);
+    }
+    bubble.li.appendChild(box);
+  }
+
   function showTitle(title) {
     if (!title) return;
     var input = root.querySelector("#conv-title");
@@ -189,6 +217,7 @@
         bubble.html = true;
         bubble.answer.innerHTML = data.html; // sanitised on the server
       },
+      quotes: function (data) { showQuotes(bubble, data.checks || []); },
       usage: function (data) { showUsage(bubble, data, meta); },
       error: function (data) {
         bubble.status.textContent = "";

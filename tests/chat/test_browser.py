@@ -76,6 +76,8 @@ def test_ask_watch_it_stream_stop_and_reload(chat_app, browser_page, team, owner
     usage = done.locator(".usage").inner_text()
     assert "moonshot-v1-8k" in usage and "completion tokens" in usage and "¥" in usage
     assert done.locator(".usage a", has_text="maintenance.txt").count() == 1
+    check = done.locator("[data-quote-check]").inner_text()
+    assert "The quotation was found in the documents." in check
     assert page.input_value("#conv-title") == "How often is the emergency shutdown valve tested?"
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
 

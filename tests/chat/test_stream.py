@@ -377,3 +377,26 @@ def test_answer_and_usage_when_the_provider_reports_usage_only_in_a_trailing_chu
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     answer = answer_of(conversation)
     assert answer.status == Status.COMPLETE and answer.completion_tokens > 0
+
+
+def test_quotations_in_the_answer_are_checked_against_the_documents(
+    online, app_server, conversation, owner
+):
+    with app_server.client(owner) as client:
+        log = stream(client, ask_url(conversation), {"question": "When is the valve tested?"})
+    # The emulator quotes the best-matching sentence and cites its document.
+    [check] = log.first("quotes").data["checks"]
+    assert check == {"quote": FACT, "document": "maintenance.txt", "found": True}
+    names = [e.name for e in log.events]
+    assert names.index("quotes") < names.index("usage")
+    assert answer_of(conversation).quotes == [check]
+
+    online.faults.answer_override = (
+        f'It says "{FACT}" [maintenance.txt] and "The valve is replaced every winter by '
+        'contractors." [maintenance.txt]'
+    )
+    with app_server.client(owner) as client:
+        log = stream(client, ask_url(conversation, "regenerate"))
+    checks = log.first("quotes").data["checks"]
+    assert [c["found"] for c in checks] == [True, False]
+    assert answer_of(conversation).missing_quotes == [checks[1]]

@@ -208,3 +208,18 @@ def test_the_page_shows_todays_tokens_only_when_a_daily_limit_is_set(team, owner
     team.save(update_fields=["max_tokens_per_day"])
     page = client.get(url(conversation)).content.decode()
     assert "This workspace used 1,234 of its 50,000 chat tokens today." in page
+
+
+def test_a_quotation_the_documents_do_not_contain_is_flagged_on_the_page(team, owner):
+    conversation = services.create_conversation(workspace=team, user=owner)
+    found = {"quote": "Gaskets are replaced each spring.", "document": "m.txt", "found": True}
+    missing = {"quote": "Valves are replaced every winter.", "document": "m.txt", "found": False}
+    add_turn(conversation, "Q1", "A1", quotes=[found])
+    add_turn(conversation, "Q2", "A2", quotes=[found, missing])
+    add_turn(conversation, "Q3", "A3")
+    page = login(owner).get(url(conversation)).content.decode()
+    assert page.count("data-quote-check") == 2
+    assert "The quotation was found in the documents." in page
+    assert "1 of 2 quotations was not found in the documents:" in page
+    assert "“Valves are replaced every winter.” [m.txt]" in page
+    assert "“Gaskets are replaced" not in page  # found quotations are not listed one by one
