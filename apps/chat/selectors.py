@@ -59,7 +59,8 @@ def _as_text(document: Document) -> DocumentText:
 
 def scope_documents(conversation: Conversation) -> list[DocumentText]:
     """The ready documents this conversation answers from, in a stable order (by id)."""
-    qs = ready_documents(conversation.workspace)
+    # Not the provider's raw JSON reply: it repeats the whole text and is not needed here.
+    qs = ready_documents(conversation.workspace).defer("text__content")
     if not conversation.scope_all:
         qs = qs.filter(pk__in=conversation.documents.values("pk"))
     return [_as_text(d) for d in qs]

@@ -32,6 +32,7 @@ from django.conf import settings
 
 from . import errors
 from .admission import AdmissionController, Priority, WaitInfo, get_controller
+from .request_json import encode_chat_body
 from .streaming import StreamInterrupted, aiter_chunks
 from .tokens import estimate_messages_tokens
 from .types import ChatResult, FileContent, ModelEntry, RemoteFile, StreamChunk
@@ -70,9 +71,17 @@ def provider_configured() -> bool:
     return bool(settings.MOONSHOT_API_KEY)
 
 
-def chat_cost(messages: Sequence[Message], max_tokens: int) -> int:
-    """Tokens the provider charges against TPM at admission: prompt + max_tokens."""
-    return estimate_messages_tokens(messages) + max_tokens
+def chat_cost(
+    messages: Sequence[Message], max_tokens: int, prompt_tokens: int | None = None
+) -> int:
+    """Tokens the provider charges against TPM at admission: prompt + max_tokens.
+
+    `prompt_tokens` is the caller's own estimate of `messages` (the chat context builder has
+    one): estimating 100k tokens of documents again costs tens of milliseconds per question.
+    """
+    if prompt_tokens is None:
+        prompt_tokens = estimate_messages_tokens(messages)
+    return prompt_tokens + max_tokens
 
 
 def _chat_body(
@@ -294,8 +303,12 @@ class AsyncMoonshotClient(_Base):
         max_tokens: int = DEFAULT_MAX_TOKENS,
         temperature: float | None = None,
         on_wait: Callable[[WaitInfo], Any] | None = None,
+        prompt_tokens: int | None = None,
     ) -> AsyncIterator[StreamChunk]:
         """Yield chunks as they arrive, holding one admission slot for the whole stream.
+
+        `prompt_tokens`: the caller's estimate of `messages`, charged at admission instead of
+        estimating them again (see `chat_cost`).
 
         Failures before the first chunk are retried through admission like any call; once a
         chunk has been yielded nothing is retried (the user already sees the answer). Closing
@@ -303,7 +316,7 @@ class AsyncMoonshotClient(_Base):
         frees the slot.
         """
         body = _chat_body(messages, model, max_tokens, temperature, stream=True)
-        cost = chat_cost(messages, max_tokens)
+        cost = chat_cost(messages, max_tokens, prompt_tokens)
         for attempt in range(self.retry.max_attempts):
             started = False
             try:
@@ -340,7 +353,11 @@ class AsyncMoonshotClient(_Base):
     @contextlib.asynccontextmanager
     async def _open_stream(self, body: dict[str, Any]) -> AsyncIterator[httpx.Response]:
         url = f"{self.base_url}/chat/completions"
-        async with self._http().stream("POST", url, json=body, headers=self.headers) as response:
+        # The same bytes as json=body, with the long document messages encoded once (see
+        # request_json): this runs on the event loop that relays every other answer.
+        content = encode_chat_body(body)
+        headers = {**self.headers, "Content-Type": "application/json"}
+        async with self._http().stream("POST", url, content=content, headers=headers) as response:
             if not response.is_success:
                 await response.aread()
                 raise _parse_error(response)

@@ -231,3 +231,26 @@ def test_network_errors_are_network_errors():
     with pytest.raises(errors.NetworkError) as caught:
         dead.list_files()
     assert "reach the AI provider" in caught.value.user_message
+
+
+class _CostsSeen:
+    """The real admission controller, noting what each slot was charged."""
+
+    def __init__(self, inner):
+        self.inner, self.costs = inner, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def aslot(self, *, cost_tokens, **kwargs):
+        self.costs.append(cost_tokens)
+        return self.inner.aslot(cost_tokens=cost_tokens, **kwargs)
+
+
+def test_stream_charges_the_callers_prompt_estimate_when_given(async_provider, emulator):
+    from apps.moonshot.tokens import estimate_messages_tokens
+
+    async_provider.admission = seen = _CostsSeen(get_controller())
+    asyncio.run(_collect(async_provider, max_tokens=50))
+    asyncio.run(_collect(async_provider, max_tokens=50, prompt_tokens=777))
+    assert seen.costs == [estimate_messages_tokens(QUESTION) + 50, 777 + 50]
