@@ -51,6 +51,11 @@ def _emulator(env: dict[str, str]) -> dict[str, list[str]]:
     }
 
 
+# The web server borrows database connections from a bounded pool (see DJANGO_DB_POOL_SIZE in
+# settings); the Celery processes connect per use.
+PROCESS_ENV = {"web": {"DJANGO_DB_POOL_SIZE": os.environ.get("DJANGO_DB_POOL_SIZE", "20")}}
+
+
 def _processes(host: str, port: str) -> dict[str, list[str]]:
     concurrency = os.environ.get("CELERY_CONCURRENCY", "2")
     return {
@@ -133,7 +138,10 @@ def main() -> int:
         for name, argv in {**_emulator(env), **_processes(host, port)}.items():
             # Own process group: the terminal's Ctrl-C reaches only us, and we stop children
             # in order instead of all of them racing.
-            children[name] = subprocess.Popen(argv, env=env, cwd=BASE_DIR, start_new_session=True)
+            child_env = {**env, **PROCESS_ENV.get(name, {})}
+            children[name] = subprocess.Popen(
+                argv, env=child_env, cwd=BASE_DIR, start_new_session=True
+            )
         print(
             f"\n  DocQA is running at http://{host}:{port}/   (Ctrl-C stops everything)\n",
             flush=True,

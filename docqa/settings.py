@@ -92,6 +92,18 @@ DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
 # Under ASGI a persistent connection per request thread leaks; connections are opened per use.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"].setdefault("OPTIONS", {})
+# Under ASGI each request does its database work in a thread of its own, so a burst of N chat
+# questions opens N connections at once, and PostgreSQL refuses them past max_connections. The
+# web process therefore borrows from a bounded pool (Django's psycopg pool); a request that finds
+# it empty waits up to DJANGO_DB_POOL_TIMEOUT seconds. 0 (the default) is no pool: Celery's
+# prefork workers must not inherit one from their parent, so only the web server sets it.
+DB_POOL_SIZE = env.int("DJANGO_DB_POOL_SIZE", default=0)
+if DB_POOL_SIZE > 0:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", default=30.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: one URL for the broker, the cache and the provider admission controller -------------

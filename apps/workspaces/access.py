@@ -18,6 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
+from apps.core.db import release_db_connections
+
 from .models import Membership, Role, Workspace
 
 
@@ -69,6 +71,18 @@ def workspace_view(
     return decorator
 
 
+def _member_or_none(request: HttpRequest, slug: str) -> Membership | None:
+    """The signed-in user's membership (None: not signed in; Http404: not a member), in one
+    synchronous step that gives its database connection back at once: the async view may then
+    wait on the network for minutes (a streamed answer) without holding one."""
+    try:
+        if not request.user.is_authenticated:
+            return None
+        return resolve_membership(request.user, slug)
+    finally:
+        release_db_connections()
+
+
 def aworkspace_view(
     min_role: Role = Role.VIEWER,
 ) -> Callable[[Callable[..., Awaitable[HttpResponse]]], Callable[..., Awaitable[HttpResponse]]]:
@@ -81,10 +95,9 @@ def aworkspace_view(
         async def wrapped(
             request: HttpRequest, slug: str, *args: Any, **kwargs: Any
         ) -> HttpResponse:
-            user = await request.auser()
-            if not user.is_authenticated:
+            membership = await sync_to_async(_member_or_none)(request, slug)
+            if membership is None:
                 return redirect_to_login(request.get_full_path())
-            membership = await sync_to_async(resolve_membership)(user, slug)
             require_role(membership, min_role)
             request.membership = membership  # type: ignore[attr-defined]
             request.workspace = membership.workspace  # type: ignore[attr-defined]

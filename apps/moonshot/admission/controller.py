@@ -44,6 +44,8 @@ _JITTER = 0.02
 _WAKEABLE = frozenset({"concurrency", "priority", "queue"})
 _DAY_MS = 86_400_000
 _EPOCH = date(1970, 1, 1)
+ASYNC_POOL_CONNECTIONS = 50
+ASYNC_POOL_TIMEOUT_SECONDS = 20.0
 
 OnWait = Callable[[WaitInfo], Any]
 
@@ -130,7 +132,16 @@ class AdmissionController:
         loop = asyncio.get_running_loop()
         scripts = self._async.get(loop)
         if scripts is None:
-            client = redis.asyncio.Redis.from_url(self._redis_url, decode_responses=True)
+            # Hundreds of answers may stream in one event loop, each taking and giving back its
+            # slot: a bounded pool where a burst waits its turn instead of failing (redis-py's
+            # default pool raises past 100 connections).
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                self._redis_url,
+                decode_responses=True,
+                max_connections=ASYNC_POOL_CONNECTIONS,
+                timeout=ASYNC_POOL_TIMEOUT_SECONDS,
+            )
+            client = redis.asyncio.Redis.from_pool(pool)  # closing the client closes the pool
             scripts = {
                 name: client.register_script(getattr(lua, name.upper()))
                 for name in ("acquire", "release", "renew", "cooldown", "record_429", "stats")
