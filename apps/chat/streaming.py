@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connections
 from django.utils.translation import gettext as _
 
+from apps.core.db import release_db_connections
 from apps.moonshot import errors
 from apps.moonshot.admission import AdmissionController, WaitInfo, get_controller
 from apps.moonshot.client import AsyncMoonshotClient, RetryPolicy
@@ -42,6 +42,11 @@ from .services import PreparedTurn
 from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_event
 
 HTML_EVERY_SECONDS = 0.25
+# Rendering the answer so far as Markdown costs more the longer it gets, on the event loop that
+# relays every answer. Past this many answers streaming at once in this process, each one is
+# re-rendered proportionally less often; its text still streams at full speed (the page shows
+# what came after the last rendering as plain text).
+HTML_FULL_RATE_STREAMS = 40
 # Before the first token: how often the page hears where it stands (queued / still waiting).
 HEARTBEAT_SECONDS = 5.0
 # None: the client's default policy. Tests set a fast one.
@@ -110,6 +115,7 @@ async def _provider_answer(turn: PreparedTurn, state: TurnState, emit: Emit) -> 
         model=turn.plan.model.id,
         max_tokens=turn.plan.max_tokens,
         on_wait=on_wait,
+        prompt_tokens=turn.plan.prompt_tokens,
     ):
         if chunk.text:
             await _add_text(turn, state, chunk.text, emit)
@@ -131,9 +137,16 @@ async def _add_text(turn: PreparedTurn, state: TurnState, text: str, emit: Emit)
         state.first_token_at = now
     state.text += text
     await emit("delta", {"text": text})
-    if now - state.html_at >= HTML_EVERY_SECONDS:
+    if now - state.html_at >= _html_interval():
         state.html_at = now
         await emit("html", {"html": render_markdown(state.text, turn.citation_urls)})
+
+
+_open_streams = 0  # answers streaming in this process (one event loop: no lock needed)
+
+
+def _html_interval() -> float:
+    return HTML_EVERY_SECONDS * max(1.0, _open_streams / HTML_FULL_RATE_STREAMS)
 
 
 async def _heartbeat(state: TurnState, emit: Emit) -> None:
@@ -153,6 +166,14 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
     state = TurnState(model="" if turn.offline else turn.plan.model.id)
 
     async def pump(queue: asyncio.Queue[str]) -> None:
+        global _open_streams
+        _open_streams += 1
+        try:
+            await answer(queue)
+        finally:
+            _open_streams -= 1
+
+    async def answer(queue: asyncio.Queue[str]) -> None:
         async def emit(event: str, data: dict[str, Any]) -> None:
             await queue.put(sse_event(event, data))
 
@@ -221,18 +242,6 @@ def _save(turn: PreparedTurn, state: TurnState, status: str, ttft_ms: int | None
         )
     finally:
         release_db_connections()  # a short write: the connection does not outlive it
-
-
-def release_db_connections() -> None:
-    """Close this context's database connections, so none is held while tokens flow.
-
-    Django closes them only at `request_finished`, which for a stream is when it ends. A
-    connection inside a transaction is left alone: that only happens when a test wraps the whole
-    request in one, and closing it there would break the test's transaction.
-    """
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close()
 
 
 def _usage_event(state: TurnState) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from apps.core.db import release_db_connections
 from apps.moonshot.catalogue import chat_models
 from apps.moonshot.client import provider_configured
 from apps.workspaces.access import aworkspace_view, workspace_view
@@ -27,7 +28,7 @@ from . import selectors, services
 from .budget import budget_for
 from .markdown import render_markdown
 from .models import Conversation, Role
-from .streaming import release_db_connections, stream_turn
+from .streaming import stream_turn
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

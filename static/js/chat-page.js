@@ -97,12 +97,18 @@
   function answerBubble() {
     removeEmptyNote();
     var li = element("li", "bubble assistant is-streaming");
+    // The answer is the server's latest rendering ("html" events) followed by the text that
+    // has arrived since, as plain text: text shows at once, formatting follows.
     var answer = element("div", "answer");
+    var rendered = element("div", "answer-rendered");
+    var tail = element("span", "answer-tail");
     var status = element("p", "muted status-line", _("Thinking…"));
+    answer.appendChild(rendered);
+    answer.appendChild(tail);
     li.appendChild(answer);
     li.appendChild(status);
     list.appendChild(li);
-    return {li: li, answer: answer, status: status, text: "", html: false};
+    return {li: li, answer: answer, rendered: rendered, tail: tail, status: status, text: "", unrendered: ""};
   }
 
   function queuedText(data) {
@@ -210,12 +216,15 @@
       delta: function (data) {
         bubble.status.textContent = "";
         bubble.text += data.text;
-        if (!bubble.html) bubble.answer.textContent = bubble.text;
+        bubble.unrendered += data.text;
+        bubble.tail.textContent = bubble.unrendered;
         scrollDown();
       },
       html: function (data) {
-        bubble.html = true;
-        bubble.answer.innerHTML = data.html; // sanitised on the server
+        // It covers every delta before it: the server sends it after the text it renders.
+        bubble.rendered.innerHTML = data.html; // sanitised on the server
+        bubble.unrendered = "";
+        bubble.tail.textContent = "";
       },
       quotes: function (data) { showQuotes(bubble, data.checks || []); },
       usage: function (data) { showUsage(bubble, data, meta); },
