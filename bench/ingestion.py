@@ -20,33 +20,29 @@ namespace and are deleted at the end.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-import psycopg
-import redis
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
-from django.db import connections
 from django.test import override_settings
-from psycopg import sql
 
 from bench._rates import min_makespan, sustained_per_minute
+from bench._stack import (
+    BASE_DIR,
+    bench_database,
+    emulator_process,
+    emulator_state,
+    forget_namespace,
+    stop_process,
+)
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 DOCS = 200
 # 240 requests/min = 80 documents/min: 200 documents span three windows (80, 80, 40) in ~2 min.
 RPM, CONCURRENCY = 240, 3
@@ -84,98 +80,6 @@ class Ingestion:
 
 
 # --- the pieces: database, emulator, worker --------------------------------------------------
-
-
-def _admin_connect() -> psycopg.Connection[Any]:
-    s = connections["default"].settings_dict
-    return psycopg.connect(
-        host=s["HOST"] or None,
-        port=s["PORT"] or None,
-        user=s["USER"] or None,
-        password=s["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-
-
-def _drop(name: str) -> None:
-    with _admin_connect() as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(drop.format(sql.Identifier(name)))
-
-
-def database_url(s: Mapping[str, Any]) -> str:
-    """A DATABASE_URL for a connection's settings (a socket directory is percent-encoded)."""
-    host = quote(s["HOST"], safe="") if s["HOST"].startswith("/") else s["HOST"]
-    port = f":{s['PORT']}" if s["PORT"] else ""
-    password = f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else ""
-    return f"postgres://{s['USER']}{password}@{host}{port}/{s['NAME']}"
-
-
-@contextlib.contextmanager
-def bench_database(name: str = DATABASE) -> Iterator[str]:
-    """Create and migrate ``name``, point this process at it, yield its URL; drop it after."""
-    _drop(name)
-    with _admin_connect() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    connection = connections["default"]
-    original = connection.settings_dict["NAME"]
-    connection.close()
-    settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = name
-    try:
-        call_command("migrate", verbosity=0, interactive=False)
-        yield database_url(connection.settings_dict)
-    finally:
-        connection.close()
-        settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = original
-        _drop(name)
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-@contextlib.contextmanager
-def emulator_process(*, rpm: int, concurrency: int, api_key: str) -> Iterator[str]:
-    """``python -m apps.moonshot.emulator`` on a free loopback port; yields its base URL."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "apps.moonshot.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            api_key,
-            "--rpm",
-            str(rpm),
-            "--concurrency",
-            str(concurrency),
-        ],
-        cwd=BASE_DIR,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().decode().strip()
-        if not base_url.startswith("http://"):
-            raise RuntimeError("the emulator did not start")
-        yield base_url
-    finally:
-        _stop(proc)
-
-
-def emulator_state(base_url: str) -> dict[str, Any]:
-    url = base_url.removesuffix("/v1") + "/_emulator/state"
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback http)
-        return json.load(response)
 
 
 @contextlib.contextmanager
@@ -217,7 +121,7 @@ def celery_worker(env: Mapping[str, str], *, concurrency: int) -> Iterator[None]
                     raise RuntimeError(f"celery worker did not start; see {log_path}")
             yield
         finally:
-            _stop(proc)
+            stop_process(proc)
 
 
 def by_route(calls: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
@@ -232,14 +136,6 @@ def by_route(calls: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]
         for status, n in statuses.items():
             merged[status] = merged.get(status, 0) + n
     return out
-
-
-def _forget_namespace(namespace: str) -> None:
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=f"{{{namespace}}}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -300,7 +196,9 @@ def run(
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     with (
         bench_database(database) as db_url,
-        emulator_process(rpm=rpm, concurrency=concurrency, api_key=API_KEY) as base_url,
+        emulator_process(
+            api_key=API_KEY, args=["--rpm", str(rpm), "--concurrency", str(concurrency)]
+        ) as base_url,
         tempfile.TemporaryDirectory(prefix="docqa-bench-media-") as media,
     ):
         storages = {**settings.STORAGES, "default": {**settings.STORAGES["default"]}}
@@ -349,7 +247,7 @@ def run(
                 max_concurrent=int(state["max_concurrent_seen"]),
             )
         finally:
-            _forget_namespace(namespace)
+            forget_namespace(namespace)
     _print(result, worker_concurrency)
     return result
 
