@@ -328,6 +328,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Sessions live in PostgreSQL and are read through the Redis cache: every request (and every
+# streamed question) checks its session, and a cache hit costs no database query.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # Upload bodies above this spill to a temp file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
