@@ -9,6 +9,7 @@ subtract these times from the times at which its own client saw the same chunks 
 
     GET /_bench/stamps      {"tag": [t0, t1, …], …}, then forgets them
     GET /_bench/last-body   the raw body of the last chat request (to replay it directly)
+    GET /_bench/cpu         {"seconds": CPU time this process has used}
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class StampChatChunks:
             await _reply(send, json.dumps(stamps).encode())
         elif path == "/_bench/last-body":
             await _reply(send, self.last_body)
+        elif path == "/_bench/cpu":
+            await _reply(send, json.dumps({"seconds": time.process_time()}).encode())
         else:
             await self._chat(scope, receive, send)
 

@@ -25,13 +25,15 @@ deleted at the end.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
+import os
 import re
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +45,7 @@ from django.test import Client, override_settings
 from bench._sse_client import Stream, post_sse
 from bench._stack import (
     bench_database,
+    cpu_seconds,
     emulator_process,
     emulator_state,
     forget_namespace,
@@ -59,8 +62,8 @@ CONTEXT_TOKENS = 100_000
 CONTEXT_DOCUMENTS = 10
 TRIALS = 40
 STREAMS = 500
-# The provider's pace in part 2: an 8-character chunk every 100 ms (about 50 tokens/s of
-# Chinese, 20 of English: Kimi's usual range), 60 chunks = a 6 s answer.
+# The provider's pace in parts 2 and 3: an 8-character chunk every 100 ms (about 50 tokens/s
+# of Chinese, 20 of English: Kimi's usual range).
 CHUNK_DELAY = 0.1
 CHUNK_CHARS = 8
 ANSWER_CHUNKS = 60
@@ -107,10 +110,33 @@ class Concurrency:
     emulator_most_in_flight: int
     rss_before: int
     rss_peak: int
-    app_delay: list[float]  # per chunk: emulator sent it -> client read it, through DocQA
-    direct_delay: list[float]  # the same, straight from the emulator
+    app_delays: list[tuple[float, float]]  # per chunk (sent at, emulator send -> client read)
+    direct_delays: list[tuple[float, float]]  # the same, straight from the emulator
     app_seconds: float  # first POST to last answer complete
     direct_seconds: float
+    app_cpu_seconds: float  # the web process's CPU time over app_seconds
+    emulator_cpu_seconds: float  # and the emulator's, and this client's, over the same time
+    client_cpu_seconds: float
+    arrival_seconds: float  # questions were sent evenly over this long (0: all at once)
+    open_times: tuple[list[float], list[float]]  # sorted opening and ending times of streams
+
+    def open_at(self, at: float) -> int:
+        opened, ended = self.open_times
+        return bisect.bisect_right(opened, at) - bisect.bisect_right(ended, at)
+
+    @property
+    def all_open_delay(self) -> list[float]:
+        """Chunk delays while at least 95 % of the streams were open at once."""
+        floor = 0.95 * self.streams
+        return [d for at, d in self.app_delays if self.open_at(at) >= floor]
+
+    @property
+    def app_delay(self) -> list[float]:
+        return [d for _, d in self.app_delays]
+
+    @property
+    def direct_delay(self) -> list[float]:
+        return [d for _, d in self.direct_delays]
 
     @property
     def memory_per_stream(self) -> float:
@@ -309,6 +335,12 @@ class _MemoryWatch:
         self._task.cancel()
 
 
+def _open_times(streams: Sequence[Stream]) -> tuple[list[float], list[float]]:
+    """When each stream opened (first byte) and ended (last text), both sorted."""
+    done = [s for s in streams if s.first_byte is not None and s.tokens]
+    return sorted(s.first_byte for s in done if s.first_byte), sorted(s.tokens[-1] for s in done)
+
+
 def _open_at_once(streams: Sequence[Stream]) -> int:
     """The most streams that had their first byte and had not yet finished at one moment."""
     edges = []
@@ -322,19 +354,40 @@ def _open_at_once(streams: Sequence[Stream]) -> int:
     return most
 
 
-def _chunk_delays(streams: Sequence[Stream], stamps: dict[str, list[float]]) -> list[float]:
-    """For stream i (tag bench-i), content chunk k arrived at tokens[k]; the emulator sent it as
-    body frame k + 1 (frame 0 is the role chunk)."""
+def _chunk_delays(
+    streams: Sequence[Stream], stamps: dict[str, list[float]]
+) -> list[tuple[float, float]]:
+    """(sent at, delay) of every chunk. For stream i (tag bench-i), content chunk k arrived at
+    tokens[k]; the emulator sent it as body frame k + 1 (frame 0 is the role chunk)."""
     delays = []
     for i, stream in enumerate(streams):
         sent = stamps.get(f"bench-{i}", [])[1:]
-        delays += [arrived - at for arrived, at in zip(stream.tokens, sent, strict=False)]
+        delays += [(at, arrived - at) for arrived, at in zip(stream.tokens, sent, strict=False)]
     return delays
 
 
+def _timeline(delays: Sequence[tuple[float, float]], step: float) -> list[tuple[float, int, float]]:
+    """(seconds since the first chunk, chunks, p99 delay) for each ``step`` of the run."""
+    if not delays:
+        return []
+    start = min(at for at, _ in delays)
+    buckets: dict[int, list[float]] = {}
+    for at, delay in delays:
+        buckets.setdefault(int((at - start) / step), []).append(delay)
+    return [(k * step, len(v), percentile(v, 99)) for k, v in sorted(buckets.items())]
+
+
 async def concurrency(
-    app_port: int, pid: int, emulator: str, seed: Seed, streams: int, expected: str
+    app_port: int,
+    pid: int,
+    emulator: str,
+    seed: Seed,
+    streams: int,
+    expected: str,
+    arrival_seconds: float,
 ) -> Concurrency:
+    """``streams`` questions, the i-th sent at i/streams of ``arrival_seconds`` (0: all at once),
+    each answered with ``expected``; then the same straight to the emulator."""
     emulator_port = int(emulator.rsplit(":", 1)[1].split("/")[0])
     control = emulator.removesuffix("/v1")
     # Warm up the worker thread, the connection pools and the code paths, then measure.
@@ -346,19 +399,32 @@ async def concurrency(
     await asyncio.to_thread(_post, control + "/_emulator/faults", {"answer_override": expected})
     rss_before = rss_bytes(pid)
 
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), cpu_seconds(pid)
+    emulator_cpu, client_cpu = await asyncio.to_thread(_emulator_cpu, control), time.process_time()
     with _MemoryWatch(pid) as memory:
-        results = await asyncio.gather(*(_ask(app_port, seed, i, i) for i in range(streams)))
-    app_seconds = time.monotonic() - started
+        results = await asyncio.gather(
+            *(
+                _later(i * arrival_seconds / streams, _ask(app_port, seed, i, i))
+                for i in range(streams)
+            )
+        )
+    app_seconds, app_cpu = time.monotonic() - started, cpu_seconds(pid) - cpu_before
+    client_cpu = time.process_time() - client_cpu
+    emulator_cpu = await asyncio.to_thread(_emulator_cpu, control) - emulator_cpu
     stamps = await asyncio.to_thread(get_json, control + "/_bench/stamps")
     state = await asyncio.to_thread(emulator_state, emulator)
-    app_delay = _chunk_delays(results, stamps)
+    app_delays = _chunk_delays(results, stamps)
 
     started = time.monotonic()
-    direct = await asyncio.gather(*(_direct(emulator_port, body, i) for i in range(streams)))
+    direct = await asyncio.gather(
+        *(
+            _later(i * arrival_seconds / streams, _direct(emulator_port, body, i))
+            for i in range(streams)
+        )
+    )
     direct_seconds = time.monotonic() - started
     direct_stamps = await asyncio.to_thread(get_json, control + "/_bench/stamps")
-    direct_delay = _chunk_delays(direct, direct_stamps)
+    direct_delays = _chunk_delays(direct, direct_stamps)
 
     errors = [f"stream {i}: {r.error}" for i, r in enumerate(results) if r.error]
     errors += [f"direct {i}: {r.error}" for i, r in enumerate(direct) if r.error]
@@ -375,11 +441,25 @@ async def concurrency(
         emulator_most_in_flight=int(state["max_concurrent_seen"]),
         rss_before=rss_before,
         rss_peak=memory.peak,
-        app_delay=app_delay,
-        direct_delay=direct_delay,
+        app_delays=app_delays,
+        direct_delays=direct_delays,
         app_seconds=app_seconds,
         direct_seconds=direct_seconds,
+        app_cpu_seconds=app_cpu,
+        emulator_cpu_seconds=emulator_cpu,
+        client_cpu_seconds=client_cpu,
+        arrival_seconds=arrival_seconds,
+        open_times=_open_times(results),
     )
+
+
+async def _later(delay: float, call: Awaitable[Stream]) -> Stream:
+    await asyncio.sleep(delay)
+    return await call
+
+
+def _emulator_cpu(control: str) -> float:
+    return float(get_json(control + "/_bench/cpu")["seconds"])
 
 
 def _post(url: str, payload: dict[str, Any]) -> None:
@@ -407,15 +487,40 @@ def _saved_complete(seed: Seed, streams: int) -> int:
 # --- the run -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Load:
+    """One way the questions come: spread evenly over ``arrival_seconds`` (0: all at once),
+    each answered in ``answer_chunks`` chunks."""
+
+    label: str
+    streams: int
+    arrival_seconds: float
+    answer_chunks: int
+
+
+# Steady: 500 questions over 10 s, 20 s answers, so all 500 stream at once for about 10 s.
+# Burst: 500 questions in the same instant (6 s answers): the worst case for starting them.
+# Capacity: the same steady load with 100 streams, what one process keeps up with.
+LOADS = (
+    Load("arriving over 10 s", STREAMS, 10.0, 200),
+    Load("all sent at once", STREAMS, 0.0, ANSWER_CHUNKS),
+    Load("arriving over 2 s", 100, 2.0, 100),
+)
+
+
+def _answer(chunks: int) -> str:
+    sentences = "".join(f"第{i}段：阀门每月检查一次。" for i in range(chunks))
+    return sentences[: chunks * CHUNK_CHARS]
+
+
 def run(
     *,
     trials: int = TRIALS,
-    streams: int = STREAMS,
     context_tokens: int = CONTEXT_TOKENS,
     chunk_delay: float = CHUNK_DELAY,
-    answer_chunks: int = ANSWER_CHUNKS,
+    loads: Sequence[Load] = LOADS,
     database: str = DATABASE,
-) -> tuple[FirstToken, Concurrency]:
+) -> tuple[FirstToken, list[Concurrency]]:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     per_doc = context_tokens // CONTEXT_DOCUMENTS
     big = [
@@ -423,8 +528,6 @@ def run(
         for d in range(CONTEXT_DOCUMENTS)
     ]
     small = [("station-small.txt", _english(99, 1500))]
-    sentences = "".join(f"第{i}段：阀门每月检查一次。" for i in range(answer_chunks))
-    expected = sentences[: answer_chunks * CHUNK_CHARS]
     emulator_args = ["--chunk-delay", "0", "--first-token-delay", "0"]
     with (
         bench_database(database) as db_url,
@@ -432,9 +535,13 @@ def run(
             api_key=API_KEY, args=emulator_args, module="bench._stamped_emulator"
         ) as emulator,
     ):
+        control = emulator.removesuffix("/v1")
         with _offline_extraction():
             handbook = _seed(name="Handbook", documents=big, conversations=trials + 1)
-            team = _seed(name="Team", documents=small, conversations=streams + 1)
+            teams = [
+                _seed(name=f"Team {n}", documents=small, conversations=load.streams + 1)
+                for n, load in enumerate(loads)
+            ]
         env = {
             "DJANGO_SETTINGS_MODULE": "bench._settings",
             "DJANGO_DEBUG": "0",
@@ -450,28 +557,35 @@ def run(
             "MOONSHOT_BASE_URL": emulator,
             # Limits far above the load, so admission admits and the figures are the relay's.
             "MOONSHOT_RPM": "1000000",
-            "MOONSHOT_CONCURRENCY": str(streams * 2 + 10),
+            "MOONSHOT_CONCURRENCY": str(max(load.streams for load in loads) * 2 + 10),
             "MOONSHOT_TPM": "1000000000",
             "MOONSHOT_TPD": "0",
         }
+        results = []
         try:
             with web_server(env, log_name="bench-streaming-uvicorn.log") as (url, pid):
                 port = int(url.rsplit(":", 1)[1])
                 answer = {"answer_override": "Valves are inspected monthly [station-1.txt]."}
-                _post(emulator.removesuffix("/v1") + "/_emulator/faults", answer)
+                _post(control + "/_emulator/faults", answer)
                 ttft = asyncio.run(first_token(port, emulator, handbook, trials))
-                _post(
-                    emulator.removesuffix("/v1") + "/_emulator/config",
-                    {"chunk_delay": chunk_delay, "chunk_chars": CHUNK_CHARS},
-                )
-                load = asyncio.run(concurrency(port, pid, emulator, team, streams, expected))
+                _print_first_token(ttft)
+                config = {"chunk_delay": chunk_delay, "chunk_chars": CHUNK_CHARS}
+                _post(control + "/_emulator/config", config)
+                for n, (load, team) in enumerate(zip(loads, teams, strict=True), start=2):
+                    expected = _answer(load.answer_chunks)
+                    result = asyncio.run(
+                        concurrency(
+                            port, pid, emulator, team, load.streams, expected, load.arrival_seconds
+                        )
+                    )
+                    _print_load(n, load, result, chunk_delay)
+                    results.append(result)
         finally:
             forget_namespace(namespace)
-    _print(ttft, load, chunk_delay)
-    return ttft, load
+    return ttft, results
 
 
-def _print(t: FirstToken, c: Concurrency, chunk_delay: float) -> None:
+def _print_first_token(t: FirstToken) -> None:
     print(
         f"1. first token with {t.context_tokens:,} tokens of documents in scope "
         f"({CONTEXT_DOCUMENTS} documents, model {t.model}), {t.trials} trials each way:"
@@ -484,33 +598,50 @@ def _print(t: FirstToken, c: Concurrency, chunk_delay: float) -> None:
     ):
         print(
             f"   {label}: median {ms(statistics.median(values))}, "
-            f"p90 {ms(percentile(values, 90))}, min {ms(min(values))}, max {ms(max(values))}"
+            f"p90 {ms(percentile(values, 90))}, min {ms(min(values))}, max {ms(max(values))}",
+            flush=True,
         )
+
+
+def _print_load(n: int, load: Load, c: Concurrency, chunk_delay: float) -> None:
     print(
-        f"2. {c.streams} concurrent streams through one uvicorn process, {c.chunks_per_answer} "
-        f"chunks of {CHUNK_CHARS} characters every {chunk_delay * 1000:.0f} ms each:"
+        f"{n}. {c.streams} streams through one uvicorn process, {load.label}; answers of "
+        f"{c.chunks_per_answer} chunks of {CHUNK_CHARS} characters, one every "
+        f"{chunk_delay * 1000:.0f} ms:"
     )
     print(
         f"   complete answers: {c.complete}/{c.streams}, saved complete with usage: "
         f"{c.saved_complete}/{c.streams}, errors: {len(c.errors)}"
     )
     for error in c.errors[:5]:
-        print(f"     {error}")
+        print(f"     {error[:300]}")
     print(
         f"   open at once: {c.most_open} (emulator: {c.emulator_most_in_flight} in flight); "
         f"all done in {c.app_seconds:.1f} s (direct: {c.direct_seconds:.1f} s)"
     )
     print(
+        f"   web process CPU: {c.app_cpu_seconds:.1f} s in {c.app_seconds:.1f} s "
+        f"({c.app_cpu_seconds / c.app_seconds:.0%} of one core); emulator "
+        f"{c.emulator_cpu_seconds:.1f} s, this client {c.client_cpu_seconds:.1f} s "
+        f"(the machine has {os.cpu_count()} cores)"
+    )
+    print(
         f"   web process memory: {c.rss_before / 2**20:.0f} MiB before, "
         f"{c.rss_peak / 2**20:.0f} MiB at peak = {c.memory_per_stream / 1024:.0f} KiB per stream"
     )
-    for label, values in (("through DocQA", c.app_delay), ("emulator direct", c.direct_delay)):
+    for label, values in (
+        ("through DocQA", c.app_delay),
+        ("through DocQA, while >= 95 % were open", c.all_open_delay),
+        ("emulator direct", c.direct_delay),
+    ):
         if values:
             print(
                 f"   chunk delay {label} ({len(values):,} chunks): "
                 f"median {ms(statistics.median(values))}, p99 {ms(percentile(values, 99))}, "
                 f"max {ms(max(values))}"
             )
+    timeline = ", ".join(f"{t:.0f}s: {ms(p99)}" for t, _, p99 in _timeline(c.app_delays, 2.0))
+    print(f"   p99 chunk delay through DocQA by when the chunk was sent: {timeline}")
     if c.app_delay and c.direct_delay:
         extra = percentile(c.app_delay, 99) - percentile(c.direct_delay, 99)
         print(f"   extra delay per chunk added by DocQA, p99: {ms(extra)}", flush=True)
