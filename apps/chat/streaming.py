@@ -42,11 +42,8 @@ from .services import PreparedTurn
 from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_event
 
 HTML_EVERY_SECONDS = 0.25
-# Rendering the answer so far as Markdown costs more the longer it gets, on the event loop that
-# relays every answer. Past this many answers streaming at once in this process, each one is
-# re-rendered proportionally less often; its text still streams at full speed (the page shows
-# what came after the last rendering as plain text).
-HTML_FULL_RATE_STREAMS = 40
+# The most of the event loop that re-rendering growing answers may take (see _Renderer).
+HTML_LOOP_SHARE = 0.1
 # Before the first token: how often the page hears where it stands (queued / still waiting).
 HEARTBEAT_SECONDS = 5.0
 # None: the client's default policy. Tests set a fast one.
@@ -137,16 +134,36 @@ async def _add_text(turn: PreparedTurn, state: TurnState, text: str, emit: Emit)
         state.first_token_at = now
     state.text += text
     await emit("delta", {"text": text})
-    if now - state.html_at >= _html_interval():
+    if now - state.html_at >= renderer.interval():
         state.html_at = now
-        await emit("html", {"html": render_markdown(state.text, turn.citation_urls)})
+        await emit("html", {"html": renderer.render(state.text, turn.citation_urls)})
 
 
-_open_streams = 0  # answers streaming in this process (one event loop: no lock needed)
+class _Renderer:
+    """Re-renders growing answers as Markdown within a share of the event loop.
+
+    Rendering the whole answer so far costs more the longer it gets, and one event loop relays
+    every answer of the process. Each answer is re-rendered every HTML_EVERY_SECONDS, or less
+    often when the open answers' renderings would take more than HTML_LOOP_SHARE of the loop:
+    every (open answers x mean rendering time / share) seconds. The text itself still streams at
+    full speed; the page shows what came after the last rendering as plain text.
+    """
+
+    def __init__(self) -> None:
+        self.open = 0  # answers streaming in this process (one event loop: no lock needed)
+        self.mean_seconds = 0.0005  # moving average of one rendering
+
+    def interval(self) -> float:
+        return max(HTML_EVERY_SECONDS, self.open * self.mean_seconds / HTML_LOOP_SHARE)
+
+    def render(self, text: str, citation_urls: dict[str, str]) -> str:
+        started = time.perf_counter()
+        html = render_markdown(text, citation_urls)
+        self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * (time.perf_counter() - started)
+        return html
 
 
-def _html_interval() -> float:
-    return HTML_EVERY_SECONDS * max(1.0, _open_streams / HTML_FULL_RATE_STREAMS)
+renderer = _Renderer()
 
 
 async def _heartbeat(state: TurnState, emit: Emit) -> None:
@@ -166,12 +183,11 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
     state = TurnState(model="" if turn.offline else turn.plan.model.id)
 
     async def pump(queue: asyncio.Queue[str]) -> None:
-        global _open_streams
-        _open_streams += 1
+        renderer.open += 1
         try:
             await answer(queue)
         finally:
-            _open_streams -= 1
+            renderer.open -= 1
 
     async def answer(queue: asyncio.Queue[str]) -> None:
         async def emit(event: str, data: dict[str, Any]) -> None:
