@@ -25,6 +25,7 @@ from django.conf import settings
 from apps.moonshot.admission import AdmissionController, AdmissionTimeout, Limits, Priority
 from apps.moonshot.emulator import EmulatorConfig, EmulatorServer
 from bench._rates import busiest, sustained_per_minute
+from bench._stack import forget_namespace
 
 N_OVERHEAD = 5000
 # Part 2: batches of R requests start 61 s apart, so 135 s covers three of them (two lags).
@@ -42,11 +43,7 @@ def _controller(limits: Limits, **kw: float) -> AdmissionController:
 
 def _forget(ctl: AdmissionController) -> None:
     """Close the controller and delete its Redis keys (its namespace is this run's own)."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=f"{{{ctl.namespace}}}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    forget_namespace(ctl.namespace)
     ctl.close()
 
 

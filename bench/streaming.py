@@ -33,7 +33,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -147,35 +147,38 @@ class Concurrency:
 
 
 def _english(doc: int, tokens: int) -> str:
-    from apps.moonshot.tokens import estimate_tokens
-
-    parts, total, i = [], 0, 0
-    while total < tokens:
-        part = (
+    return _manual(
+        f"Station {doc} maintenance manual",
+        lambda i: (
             f"Procedure {doc}.{i}: the crew of pumping station {doc} checks seal {i % 17} on "
             f"line {i % 23}, logs a pressure of {(doc * 131 + i * 7) % 900 + 100} kPa and "
             f"replaces gasket type G-{(i * 13) % 97} when its wear exceeds {i % 9 + 1} mm."
-        )
-        parts.append(part)
-        total += estimate_tokens(part)
-        i += 1
-    return f"Station {doc} maintenance manual\n\n" + "\n\n".join(parts)
+        ),
+        tokens,
+    )
 
 
 def _chinese(doc: int, tokens: int) -> str:
-    from apps.moonshot.tokens import estimate_tokens
-
-    parts, total, i = [], 0, 0
-    while total < tokens:
-        part = (
+    return _manual(
+        f"第{doc}号泵站维护手册",
+        lambda i: (
             f"第{doc}号泵站规程第{i}条：值班人员检查{i % 17}号密封件和{i % 23}号管线，"
             f"记录压力{(doc * 131 + i * 7) % 900 + 100}千帕；磨损超过{i % 9 + 1}毫米时更换"
             f"G-{(i * 13) % 97}型垫片。"
-        )
-        parts.append(part)
-        total += estimate_tokens(part)
-        i += 1
-    return f"第{doc}号泵站维护手册\n\n" + "\n\n".join(parts)
+        ),
+        tokens,
+    )
+
+
+def _manual(title: str, paragraph: Callable[[int], str], tokens: int) -> str:
+    """A title and numbered paragraphs, about ``tokens`` tokens in all."""
+    from apps.moonshot.tokens import estimate_tokens
+
+    parts, total = [], 0
+    while total < tokens:
+        parts.append(paragraph(len(parts)))
+        total += estimate_tokens(parts[-1])
+    return title + "\n\n" + "\n\n".join(parts)
 
 
 @dataclass(frozen=True)
