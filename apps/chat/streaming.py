@@ -42,8 +42,10 @@ from .services import PreparedTurn
 from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_event
 
 HTML_EVERY_SECONDS = 0.25
-# The most of the event loop that re-rendering growing answers may take (see _Renderer).
+# The most of the event loop that re-rendering growing answers may take (see _Renderer), and
+# the longest an answer's formatting may lag behind its text, whatever the load.
 HTML_LOOP_SHARE = 0.1
+HTML_MAX_SECONDS = 5.0
 # Before the first token: how often the page hears where it stands (queued / still waiting).
 HEARTBEAT_SECONDS = 5.0
 # None: the client's default policy. Tests set a fast one.
@@ -145,8 +147,9 @@ class _Renderer:
     Rendering the whole answer so far costs more the longer it gets, and one event loop relays
     every answer of the process. Each answer is re-rendered every HTML_EVERY_SECONDS, or less
     often when the open answers' renderings would take more than HTML_LOOP_SHARE of the loop:
-    every (open answers x mean rendering time / share) seconds. The text itself still streams at
-    full speed; the page shows what came after the last rendering as plain text.
+    every (open answers x mean rendering time / share) seconds, and at least every
+    HTML_MAX_SECONDS. The text itself still streams at full speed; the page shows what came
+    after the last rendering as plain text.
     """
 
     def __init__(self) -> None:
@@ -154,7 +157,8 @@ class _Renderer:
         self.mean_seconds = 0.0005  # moving average of one rendering
 
     def interval(self) -> float:
-        return max(HTML_EVERY_SECONDS, self.open * self.mean_seconds / HTML_LOOP_SHARE)
+        wanted = self.open * self.mean_seconds / HTML_LOOP_SHARE
+        return min(HTML_MAX_SECONDS, max(HTML_EVERY_SECONDS, wanted))
 
     def render(self, text: str, citation_urls: dict[str, str]) -> str:
         started = time.perf_counter()
