@@ -25,22 +25,15 @@ deleted at the end.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import json
-import os
 import re
-import statistics
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client, override_settings
 
 from bench._sse_client import Stream, post_sse
 from bench._stack import (
@@ -53,11 +46,26 @@ from bench._stack import (
     rss_bytes,
     web_server,
 )
+from bench._stream_figures import (
+    Concurrency,
+    FirstToken,
+    chunk_delays,
+    open_at_once,
+    open_times,
+    print_first_token,
+    print_load,
+)
+from bench._stream_seed import (
+    CSRF_TOKEN,
+    Seed,
+    chinese_manual,
+    english_manual,
+    offline_extraction,
+    seed_workspace,
+)
 
 DATABASE = "docqa_bench_stream"
 API_KEY = "sk-bench-streaming"
-# 32 characters: Django accepts it unmasked.
-CSRF_TOKEN = "benchcsrftoken0123456789abcdefgh"  # noqa: S105 (not a secret)
 CONTEXT_TOKENS = 100_000
 CONTEXT_DOCUMENTS = 10
 TRIALS = 40
@@ -69,170 +77,6 @@ CHUNK_CHARS = 8
 ANSWER_CHUNKS = 60
 QUESTION = "How often are the pressure relief valves inspected?"
 _TAG = re.compile(rb"\[bench-[0-9]+\]")
-
-
-# --- figures -----------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: int) -> float:
-    """The q-th percentile (1–99) by linear interpolation; the value itself for one value."""
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-@dataclass(frozen=True)
-class FirstToken:
-    context_tokens: int
-    model: str
-    trials: int
-    app_first_byte: list[float]  # POST until the first byte of DocQA's reply
-    app_first_token: list[float]  # POST until DocQA's first delta event
-    direct_first_token: list[float]  # the same upstream body, straight to the emulator
-
-    @property
-    def added(self) -> list[float]:
-        return [a - d for a, d in zip(self.app_first_token, self.direct_first_token, strict=True)]
-
-
-@dataclass(frozen=True)
-class Concurrency:
-    streams: int
-    chunks_per_answer: int
-    complete: int  # answers with the whole text and a done event, no error
-    saved_complete: int  # assistant messages saved COMPLETE with usage
-    errors: list[str]
-    most_open: int  # streams open at once, as the client counted them
-    emulator_most_in_flight: int
-    rss_before: int
-    rss_peak: int
-    app_delays: list[tuple[float, float]]  # per chunk (sent at, emulator send -> client read)
-    direct_delays: list[tuple[float, float]]  # the same, straight from the emulator
-    app_seconds: float  # first POST to last answer complete
-    direct_seconds: float
-    app_cpu_seconds: float  # the web process's CPU time over app_seconds
-    emulator_cpu_seconds: float  # and the emulator's, and this client's, over the same time
-    client_cpu_seconds: float
-    arrival_seconds: float  # questions were sent evenly over this long (0: all at once)
-    open_times: tuple[list[float], list[float]]  # sorted opening and ending times of streams
-
-    def open_at(self, at: float) -> int:
-        opened, ended = self.open_times
-        return bisect.bisect_right(opened, at) - bisect.bisect_right(ended, at)
-
-    @property
-    def all_open_delay(self) -> list[float]:
-        """Chunk delays while at least 95 % of the streams were open at once."""
-        floor = 0.95 * self.streams
-        return [d for at, d in self.app_delays if self.open_at(at) >= floor]
-
-    @property
-    def app_delay(self) -> list[float]:
-        return [d for _, d in self.app_delays]
-
-    @property
-    def direct_delay(self) -> list[float]:
-        return [d for _, d in self.direct_delays]
-
-    @property
-    def memory_per_stream(self) -> float:
-        return (self.rss_peak - self.rss_before) / max(self.most_open, 1)
-
-
-# --- seed data ---------------------------------------------------------------------------------
-
-
-def _english(doc: int, tokens: int) -> str:
-    return _manual(
-        f"Station {doc} maintenance manual",
-        lambda i: (
-            f"Procedure {doc}.{i}: the crew of pumping station {doc} checks seal {i % 17} on "
-            f"line {i % 23}, logs a pressure of {(doc * 131 + i * 7) % 900 + 100} kPa and "
-            f"replaces gasket type G-{(i * 13) % 97} when its wear exceeds {i % 9 + 1} mm."
-        ),
-        tokens,
-    )
-
-
-def _chinese(doc: int, tokens: int) -> str:
-    return _manual(
-        f"第{doc}号泵站维护手册",
-        lambda i: (
-            f"第{doc}号泵站规程第{i}条：值班人员检查{i % 17}号密封件和{i % 23}号管线，"
-            f"记录压力{(doc * 131 + i * 7) % 900 + 100}千帕；磨损超过{i % 9 + 1}毫米时更换"
-            f"G-{(i * 13) % 97}型垫片。"
-        ),
-        tokens,
-    )
-
-
-def _manual(title: str, paragraph: Callable[[int], str], tokens: int) -> str:
-    """A title and numbered paragraphs, about ``tokens`` tokens in all."""
-    from apps.moonshot.tokens import estimate_tokens
-
-    parts, total = [], 0
-    while total < tokens:
-        parts.append(paragraph(len(parts)))
-        total += estimate_tokens(parts[-1])
-    return title + "\n\n" + "\n\n".join(parts)
-
-
-@dataclass(frozen=True)
-class Seed:
-    slug: str
-    conversations: list[int]
-    cookies: str
-
-
-def _seed(*, name: str, documents: list[tuple[str, str]], conversations: int) -> Seed:
-    """A workspace with these documents, extracted by the real upload service and pipeline
-    (offline, in this process), ``conversations`` empty conversations, and a logged-in owner."""
-    from apps.accounts.services import register_user
-    from apps.chat.services import create_conversation
-    from apps.documents.models import Status
-    from apps.documents.services import ingest_upload
-    from apps.workspaces.models import Membership
-    from apps.workspaces.services import create_workspace
-
-    user = register_user(email=f"{uuid.uuid4().hex[:12]}@example.com", password=uuid.uuid4().hex)
-    workspace = create_workspace(owner=user, name=name)
-    actor = Membership.objects.get(workspace=workspace, user=user)
-    for filename, text in documents:
-        upload = SimpleUploadedFile(filename, text.encode(), "text/plain")
-        document = ingest_upload(actor=actor, upload=upload).document
-        document.refresh_from_db()
-        if document.status != Status.READY:
-            raise RuntimeError(f"{filename} did not extract: {document.status}")
-    ids = [create_conversation(workspace=workspace, user=user).pk for _ in range(conversations)]
-    client = Client()
-    client.force_login(user)
-    cookies = f"sessionid={client.cookies['sessionid'].value}; csrftoken={CSRF_TOKEN}"
-    return Seed(slug=workspace.slug, conversations=ids, cookies=cookies)
-
-
-@contextmanager
-def _offline_extraction() -> Iterator[None]:
-    """Extract seed documents in this process with the local extractors: the Celery task runs
-    eagerly on commit and the provider is not configured here."""
-    from docqa.celery import app
-
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    with (
-        tempfile.TemporaryDirectory(prefix="docqa-bench-media-") as media,
-        override_settings(MOONSHOT_API_KEY="", MEDIA_ROOT=media),
-    ):
-        storages = {**settings.STORAGES, "default": {**settings.STORAGES["default"]}}
-        storages["default"]["OPTIONS"] = {**storages["default"]["OPTIONS"], "location": media}
-        try:
-            with override_settings(STORAGES=storages):
-                yield
-        finally:
-            app.conf.task_always_eager = eager
 
 
 # --- the two measurements ----------------------------------------------------------------------
@@ -338,48 +182,6 @@ class _MemoryWatch:
         self._task.cancel()
 
 
-def _open_times(streams: Sequence[Stream]) -> tuple[list[float], list[float]]:
-    """When each stream opened (first byte) and ended (last text), both sorted."""
-    done = [s for s in streams if s.first_byte is not None and s.tokens]
-    return sorted(s.first_byte for s in done if s.first_byte), sorted(s.tokens[-1] for s in done)
-
-
-def _open_at_once(streams: Sequence[Stream]) -> int:
-    """The most streams that had their first byte and had not yet finished at one moment."""
-    edges = []
-    for s in streams:
-        if s.first_byte is not None and s.tokens:
-            edges += [(s.first_byte, 1), (s.tokens[-1], -1)]
-    most = current = 0
-    for _, step in sorted(edges):
-        current += step
-        most = max(most, current)
-    return most
-
-
-def _chunk_delays(
-    streams: Sequence[Stream], stamps: dict[str, list[float]]
-) -> list[tuple[float, float]]:
-    """(sent at, delay) of every chunk. For stream i (tag bench-i), content chunk k arrived at
-    tokens[k]; the emulator sent it as body frame k + 1 (frame 0 is the role chunk)."""
-    delays = []
-    for i, stream in enumerate(streams):
-        sent = stamps.get(f"bench-{i}", [])[1:]
-        delays += [(at, arrived - at) for arrived, at in zip(stream.tokens, sent, strict=False)]
-    return delays
-
-
-def _timeline(delays: Sequence[tuple[float, float]], step: float) -> list[tuple[float, int, float]]:
-    """(seconds since the first chunk, chunks, p99 delay) for each ``step`` of the run."""
-    if not delays:
-        return []
-    start = min(at for at, _ in delays)
-    buckets: dict[int, list[float]] = {}
-    for at, delay in delays:
-        buckets.setdefault(int((at - start) / step), []).append(delay)
-    return [(k * step, len(v), percentile(v, 99)) for k, v in sorted(buckets.items())]
-
-
 async def concurrency(
     app_port: int,
     pid: int,
@@ -416,7 +218,7 @@ async def concurrency(
     emulator_cpu = await asyncio.to_thread(_emulator_cpu, control) - emulator_cpu
     stamps = await asyncio.to_thread(get_json, control + "/_bench/stamps")
     state = await asyncio.to_thread(emulator_state, emulator)
-    app_delays = _chunk_delays(results, stamps)
+    app_delays = chunk_delays(results, stamps)
 
     started = time.monotonic()
     direct = await asyncio.gather(
@@ -427,7 +229,7 @@ async def concurrency(
     )
     direct_seconds = time.monotonic() - started
     direct_stamps = await asyncio.to_thread(get_json, control + "/_bench/stamps")
-    direct_delays = _chunk_delays(direct, direct_stamps)
+    direct_delays = chunk_delays(direct, direct_stamps)
 
     errors = [f"stream {i}: {r.error}" for i, r in enumerate(results) if r.error]
     errors += [f"direct {i}: {r.error}" for i, r in enumerate(direct) if r.error]
@@ -440,7 +242,7 @@ async def concurrency(
         complete=complete,
         saved_complete=await asyncio.to_thread(_saved_complete, seed, streams),
         errors=errors,
-        most_open=_open_at_once(results),
+        most_open=open_at_once(results),
         emulator_most_in_flight=int(state["max_concurrent_seen"]),
         rss_before=rss_before,
         rss_peak=memory.peak,
@@ -452,7 +254,7 @@ async def concurrency(
         emulator_cpu_seconds=emulator_cpu,
         client_cpu_seconds=client_cpu,
         arrival_seconds=arrival_seconds,
-        open_times=_open_times(results),
+        open_times=open_times(results),
     )
 
 
@@ -527,10 +329,10 @@ def run(
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     per_doc = context_tokens // CONTEXT_DOCUMENTS
     big = [
-        (f"station-{d}.txt", (_english if d % 2 else _chinese)(d, per_doc))
+        (f"station-{d}.txt", (english_manual if d % 2 else chinese_manual)(d, per_doc))
         for d in range(CONTEXT_DOCUMENTS)
     ]
-    small = [("station-small.txt", _english(99, 1500))]
+    small = [("station-small.txt", english_manual(99, 1500))]
     emulator_args = ["--chunk-delay", "0", "--first-token-delay", "0"]
     with (
         bench_database(database) as db_url,
@@ -539,10 +341,10 @@ def run(
         ) as emulator,
     ):
         control = emulator.removesuffix("/v1")
-        with _offline_extraction():
-            handbook = _seed(name="Handbook", documents=big, conversations=trials + 1)
+        with offline_extraction():
+            handbook = seed_workspace(name="Handbook", documents=big, conversations=trials + 1)
             teams = [
-                _seed(name=f"Team {n}", documents=small, conversations=load.streams + 1)
+                seed_workspace(name=f"Team {n}", documents=small, conversations=load.streams + 1)
                 for n, load in enumerate(loads)
             ]
         env = {
@@ -571,7 +373,7 @@ def run(
                 answer = {"answer_override": "Valves are inspected monthly [station-1.txt]."}
                 _post(control + "/_emulator/faults", answer)
                 ttft = asyncio.run(first_token(port, emulator, handbook, trials))
-                _print_first_token(ttft)
+                print_first_token(ttft, CONTEXT_DOCUMENTS)
                 config = {"chunk_delay": chunk_delay, "chunk_chars": CHUNK_CHARS}
                 _post(control + "/_emulator/config", config)
                 for n, (load, team) in enumerate(zip(loads, teams, strict=True), start=2):
@@ -581,73 +383,11 @@ def run(
                             port, pid, emulator, team, load.streams, expected, load.arrival_seconds
                         )
                     )
-                    _print_load(n, load, result, chunk_delay)
+                    print_load(n, load.label, result, chunk_delay, CHUNK_CHARS)
                     results.append(result)
         finally:
             forget_namespace(namespace)
     return ttft, results
-
-
-def _print_first_token(t: FirstToken) -> None:
-    print(
-        f"1. first token with {t.context_tokens:,} tokens of documents in scope "
-        f"({CONTEXT_DOCUMENTS} documents, model {t.model}), {t.trials} trials each way:"
-    )
-    for label, values in (
-        ("DocQA: POST -> first byte", t.app_first_byte),
-        ("DocQA: POST -> first delta", t.app_first_token),
-        ("emulator direct: POST -> first content chunk", t.direct_first_token),
-        ("added by DocQA (per trial, paired)", t.added),
-    ):
-        print(
-            f"   {label}: median {ms(statistics.median(values))}, "
-            f"p90 {ms(percentile(values, 90))}, min {ms(min(values))}, max {ms(max(values))}",
-            flush=True,
-        )
-
-
-def _print_load(n: int, load: Load, c: Concurrency, chunk_delay: float) -> None:
-    print(
-        f"{n}. {c.streams} streams through one uvicorn process, {load.label}; answers of "
-        f"{c.chunks_per_answer} chunks of {CHUNK_CHARS} characters, one every "
-        f"{chunk_delay * 1000:.0f} ms:"
-    )
-    print(
-        f"   complete answers: {c.complete}/{c.streams}, saved complete with usage: "
-        f"{c.saved_complete}/{c.streams}, errors: {len(c.errors)}"
-    )
-    for error in c.errors[:5]:
-        print(f"     {error[:300]}")
-    print(
-        f"   open at once: {c.most_open} (emulator: {c.emulator_most_in_flight} in flight); "
-        f"all done in {c.app_seconds:.1f} s (direct: {c.direct_seconds:.1f} s)"
-    )
-    print(
-        f"   web process CPU: {c.app_cpu_seconds:.1f} s in {c.app_seconds:.1f} s "
-        f"({c.app_cpu_seconds / c.app_seconds:.0%} of one core); emulator "
-        f"{c.emulator_cpu_seconds:.1f} s, this client {c.client_cpu_seconds:.1f} s "
-        f"(the machine has {os.cpu_count()} cores)"
-    )
-    print(
-        f"   web process memory: {c.rss_before / 2**20:.0f} MiB before, "
-        f"{c.rss_peak / 2**20:.0f} MiB at peak = {c.memory_per_stream / 1024:.0f} KiB per stream"
-    )
-    for label, values in (
-        ("through DocQA", c.app_delay),
-        ("through DocQA, while >= 95 % were open", c.all_open_delay),
-        ("emulator direct", c.direct_delay),
-    ):
-        if values:
-            print(
-                f"   chunk delay {label} ({len(values):,} chunks): "
-                f"median {ms(statistics.median(values))}, p99 {ms(percentile(values, 99))}, "
-                f"max {ms(max(values))}"
-            )
-    timeline = ", ".join(f"{t:.0f}s: {ms(p99)}" for t, _, p99 in _timeline(c.app_delays, 2.0))
-    print(f"   p99 chunk delay through DocQA by when the chunk was sent: {timeline}")
-    if c.app_delay and c.direct_delay:
-        extra = percentile(c.app_delay, 99) - percentile(c.direct_delay, 99)
-        print(f"   extra delay per chunk added by DocQA, p99: {ms(extra)}", flush=True)
 
 
 def main() -> None:
