@@ -302,7 +302,10 @@ def test_no_database_connection_is_held_while_tokens_flow(online, app_server, co
             elif event.name in {"delta", "waiting"}:
                 counts.append(server_connections())
     assert len(counts) > 5
-    assert max(counts) <= baseline, (baseline, counts)
+    # A connection held while tokens flow shows in every sample. One sample above the baseline
+    # is something else touching the test database for an instant (in ~1 run of 10 a thread
+    # left by an earlier test of this process finishing its own short write).
+    assert sum(count > baseline for count in counts) <= 1, (baseline, counts)
     assert answer_of(conversation).status == Status.COMPLETE
 
 
