@@ -117,8 +117,21 @@ def emulator_state(base_url: str) -> dict[str, Any]:
 
 
 def get_json(url: str) -> Any:
+    return json.loads(get_bytes(url))
+
+
+def get_bytes(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (loopback http)
-        return json.load(response)
+        return response.read()
+
+
+def post_json(url: str, payload: Any) -> None:
+    """POST ``payload`` as JSON (the emulator's control plane); raises for an HTTP error."""
+    request = urllib.request.Request(  # noqa: S310 (loopback http)
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+        pass
 
 
 def free_port() -> int:

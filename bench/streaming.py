@@ -42,7 +42,9 @@ from bench._stack import (
     emulator_process,
     emulator_state,
     forget_namespace,
+    get_bytes,
     get_json,
+    post_json,
     rss_bytes,
     web_server,
 )
@@ -146,11 +148,7 @@ async def first_token(app_port: int, emulator: str, seed: Seed, trials: int) -> 
 
 
 def _last_body(emulator: str) -> bytes:
-    import urllib.request
-
-    url = emulator.removesuffix("/v1") + "/_bench/last-body"
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (loopback http)
-        return response.read()
+    return get_bytes(emulator.removesuffix("/v1") + "/_bench/last-body")
 
 
 def _context_tokens(upstream: dict[str, Any]) -> int:
@@ -200,8 +198,8 @@ async def concurrency(
     _require(warm, "warm-up stream")
     body = await asyncio.to_thread(_last_body, emulator)
     await asyncio.to_thread(get_json, control + "/_bench/stamps")
-    await asyncio.to_thread(_post, control + "/_emulator/reset", {})
-    await asyncio.to_thread(_post, control + "/_emulator/faults", {"answer_override": expected})
+    await asyncio.to_thread(post_json, control + "/_emulator/reset", {})
+    await asyncio.to_thread(post_json, control + "/_emulator/faults", {"answer_override": expected})
     rss_before = rss_bytes(pid)
 
     started, cpu_before = time.monotonic(), cpu_seconds(pid)
@@ -265,16 +263,6 @@ async def _later(delay: float, call: Awaitable[Stream]) -> Stream:
 
 def _emulator_cpu(control: str) -> float:
     return float(get_json(control + "/_bench/cpu")["seconds"])
-
-
-def _post(url: str, payload: dict[str, Any]) -> None:
-    import urllib.request
-
-    request = urllib.request.Request(  # noqa: S310 (loopback http)
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
-        pass
 
 
 def _saved_complete(seed: Seed, streams: int) -> int:
@@ -371,11 +359,11 @@ def run(
             with web_server(env, log_name="bench-streaming-uvicorn.log") as (url, pid):
                 port = int(url.rsplit(":", 1)[1])
                 answer = {"answer_override": "Valves are inspected monthly [station-1.txt]."}
-                _post(control + "/_emulator/faults", answer)
+                post_json(control + "/_emulator/faults", answer)
                 ttft = asyncio.run(first_token(port, emulator, handbook, trials))
                 print_first_token(ttft, CONTEXT_DOCUMENTS)
                 config = {"chunk_delay": chunk_delay, "chunk_chars": CHUNK_CHARS}
-                _post(control + "/_emulator/config", config)
+                post_json(control + "/_emulator/config", config)
                 for n, (load, team) in enumerate(zip(loads, teams, strict=True), start=2):
                     expected = _answer(load.answer_chunks)
                     result = asyncio.run(
