@@ -18,6 +18,7 @@ from django.db import connection
 
 from apps.accounts.models import User
 from apps.accounts.services import register_user
+from apps.documents.text_cache import text_cache
 from apps.workspaces.models import Membership, Role, Workspace
 from apps.workspaces.services import create_workspace
 from tests.browser import browser_page, live_app  # noqa: F401  (fixtures for every test)
@@ -35,8 +36,10 @@ PASSWORD = "correct horse battery staple 42"
 
 @pytest.fixture(autouse=True)
 def _clean_cache() -> None:
-    """Each test starts with an empty cache (login throttles, admission counters)."""
+    """Each test starts with an empty cache (login throttles, admission counters), and with
+    no document texts kept in the process from an earlier test."""
     cache.clear()
+    text_cache.clear()
 
 
 def make_user(email: str, name: str = "") -> User:

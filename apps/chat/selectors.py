@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from apps.documents.models import Document
 from apps.documents.models import Status as DocumentStatus
+from apps.documents.text_cache import text_cache
 from apps.workspaces.models import Membership, Workspace
 
 from .context import DocumentText
@@ -46,24 +47,27 @@ def ready_documents(workspace: Workspace) -> QuerySet[Document]:
     )
 
 
-def _as_text(document: Document) -> DocumentText:
-    extracted = document.text
-    return DocumentText(
-        id=document.pk,
-        name=document.name,
-        text=extracted.text,
-        token_count=extracted.token_count,
-        content_hash=extracted.sha256,
-    )
-
-
 def scope_documents(conversation: Conversation) -> list[DocumentText]:
-    """The ready documents this conversation answers from, in a stable order (by id)."""
-    # Not the provider's raw JSON reply: it repeats the whole text and is not needed here.
-    qs = ready_documents(conversation.workspace).defer("text__content")
+    """The ready documents this conversation answers from, in a stable order (by id).
+
+    Only names, ids and versions come from the database each time; the texts themselves come
+    from the process's text cache, which loads those it does not hold at that version."""
+    qs = ready_documents(conversation.workspace).defer("text__content", "text__text")
     if not conversation.scope_all:
         qs = qs.filter(pk__in=conversation.documents.values("pk"))
-    return [_as_text(d) for d in qs]
+    documents = list(qs)
+    texts = text_cache.texts({d.text.pk: d.text.updated_at for d in documents})
+    return [
+        DocumentText(
+            id=d.pk,
+            name=d.name,
+            text=texts[d.text.pk],
+            token_count=d.text.token_count,
+            content_hash=d.text.sha256,
+        )
+        for d in documents
+        if d.text.pk in texts  # a text deleted since the first query: its document is gone
+    ]
 
 
 def citation_urls(

@@ -64,6 +64,9 @@ class ExtractedText(models.Model):
     token_count = models.PositiveIntegerField(default=0)
     extractor = models.CharField(max_length=40)
     created_at = models.DateTimeField(default=timezone.now)
+    # Changes whenever the row is saved (a refresh re-extracts in place): the version by which
+    # processes cache the text (apps.documents.text_cache).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("extracted text")
