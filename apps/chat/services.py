@@ -161,13 +161,18 @@ def start_turn(
     require_change(conversation, membership)
     if not regenerate:
         question = _clean_question(question)
+    workspace = membership.workspace  # loaded with the membership: no query for it below
+    if conversation.workspace_id != workspace.pk:
+        raise NotAllowed(_("This conversation belongs to another workspace."))
     try:
-        check_chat_allowed(conversation.workspace)
+        check_chat_allowed(workspace)
     except LimitReached as error:
         raise OverLimit(str(error)) from error
     offline_mode = not provider_configured()
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conversation.workspace = workspace
+        earlier = selectors.conversation_messages(conversation)
         if regenerate:
             question_message = conversation.messages.filter(role=Role.USER).last()
             if question_message is None:
@@ -175,29 +180,29 @@ def start_turn(
             conversation.messages.filter(
                 role=Role.ASSISTANT, created_at__gte=question_message.created_at
             ).delete()
+            question = question_message.content
+            earlier = earlier.filter(created_at__lt=question_message.created_at)
         else:
-            question_message = Message.objects.create(
+            # Saved below with its answer placeholder, in one INSERT (the question first).
+            question_message = Message(
                 conversation=conversation,
-                workspace=conversation.workspace,
+                workspace=workspace,
                 author=membership.user,
                 role=Role.USER,
                 content=question,
             )
             if not conversation.title:
                 conversation.title = make_title(question)
-        conversation.updated_at = timezone.now()
-        conversation.save(update_fields=["title", "updated_at"])
         documents = selectors.scope_documents(conversation)
         history = [
             Turn(role=m.role, content=m.content)
-            for m in selectors.conversation_messages(conversation)
-            .filter(created_at__lt=question_message.created_at)
-            .exclude(status__in=[Status.FAILED, Status.STREAMING])
-            .exclude(content="")
+            for m in earlier.exclude(status__in=[Status.FAILED, Status.STREAMING]).exclude(
+                content=""
+            )
         ]
         plan = build_context(
             documents,
-            question_message.content,
+            question,
             history,
             model=conversation.model_choice,
             language=get_language() or "en",
@@ -206,16 +211,22 @@ def start_turn(
         sources = [
             {"id": pk, "name": names[pk], "narrowed": pk in plan.narrowed} for pk in plan.included
         ]
-        answer = Message.objects.create(
+        answer = Message(
             conversation=conversation,
-            workspace=conversation.workspace,
+            workspace=workspace,
             role=Role.ASSISTANT,
             status=Status.STREAMING,
             model="" if offline_mode else plan.model.id,
             offline=offline_mode,
             sources=sources,
         )
-    citation_urls = selectors.citation_urls(conversation.workspace, documents)
+        if regenerate:
+            answer.save()
+        else:
+            Message.objects.bulk_create([question_message, answer])
+        conversation.updated_at = timezone.now()
+        conversation.save(update_fields=["title", "updated_at"])
+    citation_urls = selectors.citation_urls(workspace, documents)
     return PreparedTurn(
         conversation_id=conversation.pk,
         workspace_id=conversation.workspace_id,
@@ -226,7 +237,7 @@ def start_turn(
         offline=offline_mode,
         citation_urls=citation_urls,
         sources=sources,
-        offline_answer=offline.compose(documents, question_message.content) if offline_mode else "",
+        offline_answer=offline.compose(documents, question) if offline_mode else "",
         quote_sources={citation_label(d.name): d.text for d in documents},
         refusal="" if offline_mode or plan.fits else plan.reason,
     )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import (
     HttpRequest,
     HttpResponse,
-    HttpResponseNotAllowed,
     JsonResponse,
     StreamingHttpResponse,
 )
@@ -21,7 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 from apps.core.db import release_db_connections
 from apps.moonshot.catalogue import chat_models
 from apps.moonshot.client import provider_configured
-from apps.workspaces.access import aworkspace_view, workspace_view
+from apps.workspaces.access import workspace_view
 from apps.workspaces.limits import tokens_today
 
 from . import selectors, services
@@ -163,16 +161,23 @@ def scope(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return JsonResponse(budget_for(conversation).as_json())
 
 
-@aworkspace_view()
-async def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
+# The two streaming views are synchronous: the session, the user, the membership and
+# `start_turn` all happen in the one thread hop Django makes for a sync view, and the response
+# they return streams on the event loop (an async iterator) without a database connection.
+
+
+@workspace_view()
+@require_POST
+def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """POST {"question": "…"} (JSON or form, with the CSRF header): the answer as SSE."""
-    return await _stream(request, conversation_id, regenerate=False)
+    return _stream(request, conversation_id, regenerate=False)
 
 
-@aworkspace_view()
-async def regenerate(request: HttpRequest, conversation_id: int) -> HttpResponse:
+@workspace_view()
+@require_POST
+def regenerate(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """POST: replace the last answer with a new one, streamed like `ask`."""
-    return await _stream(request, conversation_id, regenerate=True)
+    return _stream(request, conversation_id, regenerate=True)
 
 
 def _question(request: HttpRequest) -> str:
@@ -185,30 +190,24 @@ def _question(request: HttpRequest) -> str:
     return request.POST.get("question", "")
 
 
-async def _stream(request: HttpRequest, conversation_id: int, *, regenerate: bool) -> HttpResponse:
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+def _stream(request: HttpRequest, conversation_id: int, *, regenerate: bool) -> HttpResponse:
     question = "" if regenerate else _question(request)
-
-    def prepare() -> services.PreparedTurn:
-        try:
-            return services.start_turn(
-                conversation=_conversation(request, conversation_id),
-                membership=request.membership,
-                question=question,
-                regenerate=regenerate,
-            )
-        finally:
-            release_db_connections()
-
     try:
-        turn = await sync_to_async(prepare)()
+        turn = services.start_turn(
+            conversation=_conversation(request, conversation_id),
+            membership=request.membership,
+            question=question,
+            regenerate=regenerate,
+        )
     except services.NotAllowed as error:
         return JsonResponse({"message": str(error), "retryable": False}, status=403)
     except services.OverLimit as error:
         return JsonResponse({"message": str(error), "retryable": False}, status=429)
     except services.ChatError as error:
         return JsonResponse({"message": str(error), "retryable": False}, status=400)
+    finally:
+        # Django would give the connection back when the response closes: after the answer.
+        release_db_connections()
     return StreamingHttpResponse(
         stream_turn(turn), content_type="text/event-stream", headers=SSE_HEADERS
     )

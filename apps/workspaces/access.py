@@ -7,18 +7,14 @@ exists); a member below the role a view needs gets 403 with a message saying so.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-
-from apps.core.db import release_db_connections
 
 from .models import Membership, Role, Workspace
 
@@ -62,46 +58,9 @@ def workspace_view(
             require_role(membership, min_role)
             request.membership = membership  # type: ignore[attr-defined]
             request.workspace = membership.workspace  # type: ignore[attr-defined]
-            request.session["last_workspace"] = membership.workspace.slug
+            if request.session.get("last_workspace") != slug:  # else the session is not saved
+                request.session["last_workspace"] = slug
             return view(request, *args, **kwargs)
-
-        wrapped.workspace_min_role = min_role  # type: ignore[attr-defined]
-        return wrapped
-
-    return decorator
-
-
-def _member_or_none(request: HttpRequest, slug: str) -> Membership | None:
-    """The signed-in user's membership (None: not signed in; Http404: not a member), in one
-    synchronous step that gives its database connection back at once: the async view may then
-    wait on the network for minutes (a streamed answer) without holding one."""
-    try:
-        if not request.user.is_authenticated:
-            return None
-        return resolve_membership(request.user, slug)
-    finally:
-        release_db_connections()
-
-
-def aworkspace_view(
-    min_role: Role = Role.VIEWER,
-) -> Callable[[Callable[..., Awaitable[HttpResponse]]], Callable[..., Awaitable[HttpResponse]]]:
-    """`workspace_view` for async views (the streaming chat): same rules, same 404/403."""
-
-    def decorator(
-        view: Callable[..., Awaitable[HttpResponse]],
-    ) -> Callable[..., Awaitable[HttpResponse]]:
-        @wraps(view)
-        async def wrapped(
-            request: HttpRequest, slug: str, *args: Any, **kwargs: Any
-        ) -> HttpResponse:
-            membership = await sync_to_async(_member_or_none)(request, slug)
-            if membership is None:
-                return redirect_to_login(request.get_full_path())
-            require_role(membership, min_role)
-            request.membership = membership  # type: ignore[attr-defined]
-            request.workspace = membership.workspace  # type: ignore[attr-defined]
-            return await view(request, *args, **kwargs)
 
         wrapped.workspace_min_role = min_role  # type: ignore[attr-defined]
         return wrapped

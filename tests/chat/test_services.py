@@ -328,6 +328,7 @@ def test_start_turn_refuses_over_the_daily_token_limit(
     )
     team.max_tokens_per_day = 1000
     team.save(update_fields=["max_tokens_per_day"])
+    owner_membership.workspace.refresh_from_db()  # as the next request loads it
     before = Message.objects.count()
     for regenerate in (False, True):
         with pytest.raises(services.OverLimit, match="used its 1,000 chat tokens"):
@@ -340,5 +341,6 @@ def test_start_turn_refuses_over_the_daily_token_limit(
     assert Message.objects.count() == before
     team.max_tokens_per_day = 1001
     team.save(update_fields=["max_tokens_per_day"])
+    owner_membership.workspace.refresh_from_db()
     services.start_turn(conversation=conversation, membership=owner_membership, question="B")
     assert Message.objects.count() == before + 2
