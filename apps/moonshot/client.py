@@ -32,6 +32,7 @@ from django.conf import settings
 
 from . import errors
 from .admission import AdmissionController, Priority, WaitInfo, get_controller
+from .network import AsyncioTransport
 from .request_json import encode_chat_body
 from .streaming import StreamInterrupted, aiter_chunks
 from .tokens import estimate_messages_tokens
@@ -291,7 +292,11 @@ class AsyncMoonshotClient(_Base):
         client = cls._clients.get(loop)
         if client is None or client.is_closed:
             limits = httpx.Limits(max_connections=1000, max_keepalive_connections=50)
-            client = httpx.AsyncClient(timeout=_timeout(), limits=limits, follow_redirects=False)
+            client = httpx.AsyncClient(
+                timeout=_timeout(),
+                transport=AsyncioTransport(limits=limits),  # see apps/moonshot/network.py
+                follow_redirects=False,
+            )
             cls._clients[loop] = client
         return client
 

@@ -1,0 +1,157 @@
+"""apps.moonshot.network: httpx on the asyncio backend behaves as httpx on its own backend."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+import trustme
+
+from apps.moonshot.client import AsyncMoonshotClient
+from apps.moonshot.network import AsyncioBackend, AsyncioTransport
+
+LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _serve(handler: Handler, **kwargs: object) -> tuple[asyncio.Server, int]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, **kwargs)  # type: ignore[arg-type]
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            await reader.readexactly(int(line.split(b":")[1]))
+    return head
+
+
+def _client(**kwargs: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=AsyncioTransport(limits=LIMITS, **kwargs), timeout=5)  # type: ignore[arg-type]
+
+
+def test_the_provider_client_uses_this_backend():
+    """httpx takes no network backend: if it ever stops reading `_pool`, this fails."""
+
+    async def main() -> None:
+        http = AsyncMoonshotClient._http()
+        transport = http._transport
+        assert isinstance(transport, AsyncioTransport)
+        assert isinstance(transport._pool._network_backend, AsyncioBackend)
+
+    asyncio.run(main())
+
+
+def test_streams_a_chunked_response_piece_by_piece_and_reuses_the_connection():
+    connections = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        while True:
+            try:
+                await _read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for piece in (b"data: one\n\n", b"data: two\n\n"):
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+                await asyncio.sleep(0.05)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+    async def main() -> list[list[str]]:
+        server, port = await _serve(handler)
+        seen = []
+        async with server, _client() as client:
+            for _ in range(2):
+                async with client.stream("POST", f"http://127.0.0.1:{port}/", content=b"{}") as r:
+                    seen.append([line async for line in r.aiter_lines() if line])
+        return seen
+
+    assert asyncio.run(main()) == [["data: one", "data: two"]] * 2
+    assert len(connections) == 1  # kept alive and reused
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused():
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()  # without "Connection: close": the client must notice by itself
+
+    async def main() -> list[str]:
+        server, port = await _serve(handler)
+        async with server, _client() as client:
+            first = await client.get(f"http://127.0.0.1:{port}/")
+            await asyncio.sleep(0.1)
+            second = await client.get(f"http://127.0.0.1:{port}/")
+        return [first.text, second.text]
+
+    assert asyncio.run(main()) == ["ok", "ok"]
+
+
+def test_a_silent_server_gives_a_read_timeout():
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        await asyncio.sleep(5)
+
+    async def main() -> None:
+        server, port = await _serve(handler)
+        async with server, _client() as client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get(f"http://127.0.0.1:{port}/", timeout=httpx.Timeout(5, read=0.2))
+
+    asyncio.run(main())
+
+
+def test_a_refused_connection_and_a_cut_response_are_httpx_errors():
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server, port = await _serve(handler)
+        async with server, _client() as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(f"http://127.0.0.1:{port}/")
+        with pytest.raises(httpx.ConnectError):
+            async with _client() as client:
+                await client.get(f"http://127.0.0.1:{port}/")  # the server is gone
+
+    asyncio.run(main())
+
+
+def test_tls_is_verified_and_works():
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(server_context)
+    trusted = ssl.create_default_context()
+    authority.configure_trust(trusted)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await _read_request(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+        await writer.drain()
+
+    async def main() -> None:
+        server, port = await _serve(handler, ssl=server_context)
+        async with server:
+            async with _client(verify=trusted) as client:
+                response = await client.get(f"https://127.0.0.1:{port}/")
+                assert response.text == "secret"
+            async with _client() as client:  # the system's CAs do not know this one
+                with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await client.get(f"https://127.0.0.1:{port}/")
+
+    asyncio.run(main())
