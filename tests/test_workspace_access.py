@@ -118,3 +118,29 @@ def test_unknown_slug_is_a_clear_404(owner):
     response = login(owner).get("/w/no-such-workspace/")
     assert response.status_code == 404
     assert b"There is nothing here, or you do not have access to it." in response.content
+
+
+def test_pages_remember_the_workspace_but_chat_streams_do_not_write_the_session(team, owner):
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from apps.workspaces.access import workspace_view
+
+    def request_for(user):
+        request = RequestFactory().post("/")
+        SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+        request.user = user
+        return request
+
+    page = workspace_view()(lambda request: HttpResponse("page"))
+    stream = workspace_view(remember=False)(lambda request: HttpResponse("stream"))
+    request = request_for(owner)
+    assert stream(request, slug=team.slug).content == b"stream"
+    assert not request.session.modified
+    request = request_for(owner)
+    page(request, slug=team.slug)
+    assert request.session.modified and request.session["last_workspace"] == team.slug
+    request.session.modified = False
+    page(request, slug=team.slug)  # the same workspace again: nothing to save
+    assert not request.session.modified

@@ -166,14 +166,14 @@ def scope(request: HttpRequest, conversation_id: int) -> HttpResponse:
 # they return streams on the event loop (an async iterator) without a database connection.
 
 
-@workspace_view()
+@workspace_view(remember=False)
 @require_POST
 def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """POST {"question": "…"} (JSON or form, with the CSRF header): the answer as SSE."""
     return _stream(request, conversation_id, regenerate=False)
 
 
-@workspace_view()
+@workspace_view(remember=False)
 @require_POST
 def regenerate(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """POST: replace the last answer with a new one, streamed like `ask`."""

@@ -46,9 +46,14 @@ def require_role(membership: Membership, role: Role) -> None:
 
 
 def workspace_view(
-    min_role: Role = Role.VIEWER,
+    min_role: Role = Role.VIEWER, *, remember: bool = True
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Decorate a view taking ``slug``; sets request.workspace and request.membership."""
+    """Decorate a view taking ``slug``; sets request.workspace and request.membership.
+
+    With ``remember`` the session notes the workspace (where the home page returns to). The
+    streaming chat endpoints pass False: they are calls from a page that already noted it, and
+    a session write per question is a database write on a row every tab of the user shares.
+    """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @login_required
@@ -58,7 +63,7 @@ def workspace_view(
             require_role(membership, min_role)
             request.membership = membership  # type: ignore[attr-defined]
             request.workspace = membership.workspace  # type: ignore[attr-defined]
-            if request.session.get("last_workspace") != slug:  # else the session is not saved
+            if remember and request.session.get("last_workspace") != slug:
                 request.session["last_workspace"] = slug
             return view(request, *args, **kwargs)
 
