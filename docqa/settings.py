@@ -59,7 +59,11 @@ MIDDLEWARE = [
     "apps.core.async_middleware.AuthenticationMiddleware",
     "apps.core.async_middleware.MessageMiddleware",
     "apps.core.async_middleware.XFrameOptionsMiddleware",
+    "apps.core.async_middleware.ConcurrencyGateMiddleware",
 ]
+# Requests of one process inside their view at once (ConcurrencyGateMiddleware): the database
+# pool's size, since a sync view beyond that would only wait for a connection in its thread.
+SYNC_VIEW_CONCURRENCY = env.int("DJANGO_SYNC_VIEW_CONCURRENCY", default=20)
 # Django's checks for these three look for its own dotted paths; apps/core/checks.py makes the
 # same demand of the subclasses above.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
@@ -131,6 +135,14 @@ CACHES = {
         "BACKEND": "apps.core.cache.SharedRedisCache",  # one pool per process, not per request
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "docqa",
+        # Shared by every request thread of a process (apps/core/cache.py): past 500 connections
+        # a request waits for one (up to 20 s) instead of failing; redis-py's default pool
+        # refuses past 100, which 500 simultaneous questions reached.
+        "OPTIONS": {
+            "pool_class": "redis.BlockingConnectionPool",
+            "max_connections": 500,
+            "timeout": 20,
+        },
     }
 }
 

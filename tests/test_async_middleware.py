@@ -166,3 +166,23 @@ def test_the_deploy_check_still_demands_the_security_middleware(settings):
     assert check_security_middleware() == []
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.endswith(".CsrfViewMiddleware")]
     assert [w.id for w in check_security_middleware()] == ["core.security.W003"]
+
+
+def test_the_gate_lets_only_so_many_requests_into_their_views_at_once(settings):
+    settings.SYNC_VIEW_CONCURRENCY = 2
+    inside, most = [0], [0]
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        await asyncio.sleep(0.02)
+        inside[0] -= 1
+        return HttpResponse("ok")
+
+    async def main() -> list[bytes]:
+        gate = async_middleware.ConcurrencyGateMiddleware(view)
+        responses = await asyncio.gather(*(gate(AsyncRequestFactory().get("/")) for _ in range(6)))
+        return [r.content for r in responses]
+
+    assert asyncio.run(main()) == [b"ok"] * 6
+    assert most[0] == 2

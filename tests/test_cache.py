@@ -29,3 +29,13 @@ def test_caches_of_different_requests_share_one_client_and_its_data():
     assert client_a == client_b
     assert seen_a == seen_b == "a"
     caches["default"].delete_many(["shared-cache-test-a", "shared-cache-test-b"])
+
+
+def test_past_its_size_the_pool_makes_callers_wait_rather_than_fail():
+    """500 simultaneous questions once got "Too many connections" from redis-py's default
+    pool; the blocking pool queues them."""
+    import redis
+
+    pool = caches["default"]._cache._get_connection_pool(write=True)
+    assert isinstance(pool, redis.BlockingConnectionPool)
+    assert pool.max_connections == 500 and pool.timeout == 20

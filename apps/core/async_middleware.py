@@ -18,9 +18,11 @@ Under WSGI, and with Django's sync test client, these classes are exactly Django
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
@@ -141,3 +143,41 @@ class MessageMiddleware(InlineHooksMixin, messages.MessageMiddleware):
 
 class XFrameOptionsMiddleware(InlineHooksMixin, clickjacking.XFrameOptionsMiddleware):
     pass
+
+
+class ConcurrencyGateMiddleware:
+    """At most SYNC_VIEW_CONCURRENCY requests of this process past this point at once.
+
+    Innermost, so what it bounds is the view: for Django's sync views, a thread each. Under a
+    burst (500 questions in the same second) every request would otherwise get a thread at
+    once, all of them contending for the GIL with the event loop that relays every streaming
+    answer, and for the DB pool's 20 connections: each holder is slowed by the other 499, and
+    the loop gets the GIL ever more rarely. Waiting here costs nothing: the request is a
+    coroutine until its turn comes. A streamed response leaves the gate when the view returns,
+    before its body streams.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(settings.SYNC_VIEW_CONCURRENCY)
+        async with gate:
+            return await self.get_response(request)
