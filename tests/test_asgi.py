@@ -32,3 +32,18 @@ def test_static_files_and_pages_are_served_over_asgi():
         css, page = asyncio.run(fetch())
     assert css.status_code == 200 and "--accent" in css.text
     assert page.status_code == 200 and "csrfmiddlewaretoken" in page.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_language_chosen_on_the_event_loop_reaches_the_view_thread():
+    """LocaleMiddleware runs inline on the loop (apps/core/async_middleware.py); the sync view
+    renders in a thread and must still see the activated language."""
+
+    async def fetch(language: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            return await client.get("/accounts/login/", headers={"Accept-Language": language})
+
+    chinese, english = asyncio.run(fetch("zh-CN,zh;q=0.9")), asyncio.run(fetch("en"))
+    assert chinese.headers["Content-Language"] == "zh-hans" and "<h1>登录</h1>" in chinese.text
+    assert english.headers["Content-Language"] == "en" and "<h1>Log in</h1>" in english.text
