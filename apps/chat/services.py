@@ -162,8 +162,8 @@ def start_turn(
     if not regenerate:
         question = _clean_question(question)
     workspace = membership.workspace  # loaded with the membership: no query for it below
-    if conversation.workspace_id != workspace.pk:
-        raise NotAllowed(_("This conversation belongs to another workspace."))
+    if conversation.workspace_id != workspace.pk:  # a caller's mistake, never a user's
+        raise ValueError("the conversation and the membership are of different workspaces")
     try:
         check_chat_allowed(workspace)
     except LimitReached as error:

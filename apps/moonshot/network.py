@@ -39,6 +39,7 @@ class _Protocol(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
         self._paused = False
+        self._reading_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -47,6 +48,7 @@ class _Protocol(asyncio.Protocol):
         self.buffer += data
         if len(self.buffer) > _HIGH_WATER and self.transport is not None:
             self.transport.pause_reading()
+            self._reading_paused = True
         self._wake()
 
     def eof_received(self) -> bool:
@@ -88,8 +90,10 @@ class _Protocol(asyncio.Protocol):
     def take(self, max_bytes: int) -> bytes:
         data = bytes(self.buffer[:max_bytes])
         del self.buffer[:max_bytes]
-        if self.transport is not None and len(self.buffer) <= _HIGH_WATER // 2:
+        if self._reading_paused and len(self.buffer) <= _HIGH_WATER // 2:
+            assert self.transport is not None
             self.transport.resume_reading()
+            self._reading_paused = False
         return data
 
 

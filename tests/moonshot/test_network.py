@@ -155,3 +155,27 @@ def test_tls_is_verified_and_works():
                     await client.get(f"https://127.0.0.1:{port}/")
 
     asyncio.run(main())
+
+
+def test_a_reader_that_falls_behind_pauses_the_socket_and_loses_nothing():
+    body = bytes(range(256)) * 4096  # 1 MiB, four times the buffer's high-water mark
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+
+    async def main() -> bytes:
+        server, port = await _serve(handler)
+        received = bytearray()
+        async with (
+            server,
+            _client() as client,
+            client.stream("GET", f"http://127.0.0.1:{port}/") as response,
+        ):
+            await asyncio.sleep(0.2)  # the whole body arrives meanwhile: reading pauses
+            async for piece in response.aiter_raw():
+                received += piece
+        return bytes(received)
+
+    assert asyncio.run(main()) == body
