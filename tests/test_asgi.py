@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
 import warnings
 
 import httpx
@@ -11,6 +16,27 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from docqa.asgi import application
+
+# Importing docqa.asgi tuned this process's collector for serving (apps/core/gc_tuning.py);
+# the test process goes back to CPython's defaults, which its timing-sensitive tests assume.
+gc.unfreeze()
+gc.set_threshold(700, 10, 10)
+
+
+def test_the_web_process_freezes_its_start_up_objects_and_collects_young_ones_less_often():
+    """docqa.asgi tunes the collector for the process that relays every stream
+    (apps/core/gc_tuning.py); checked in a fresh interpreter, as uvicorn imports it."""
+    script = (
+        "import gc, json, docqa.asgi; "
+        "print(json.dumps([gc.get_threshold(), gc.get_freeze_count()]))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    threshold, frozen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert threshold == [50_000, 10, 10]
+    assert frozen > 50_000  # Django, the apps, the URLconf and its views
 
 
 def test_every_middleware_is_async_capable():

@@ -39,7 +39,7 @@ from .markdown import render_markdown
 from .models import Status
 from .quotes import check_quotes
 from .services import PreparedTurn
-from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_event
+from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_delta, sse_event
 
 HTML_EVERY_SECONDS = 0.25
 # The most of the event loop that re-rendering growing answers may take (see _Renderer), and
@@ -195,7 +195,8 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
 
     async def answer(queue: asyncio.Queue[str]) -> None:
         async def emit(event: str, data: dict[str, Any]) -> None:
-            await queue.put(sse_event(event, data))
+            frame = sse_delta(data["text"]) if event == "delta" else sse_event(event, data)
+            await queue.put(frame)
 
         await emit(
             "meta",

@@ -208,6 +208,7 @@ def _stream(request: HttpRequest, conversation_id: int, *, regenerate: bool) -> 
     finally:
         # Django would give the connection back when the response closes: after the answer.
         release_db_connections()
+    # charset given: Django would otherwise parse it out of Content-Type for every frame.
     return StreamingHttpResponse(
-        stream_turn(turn), content_type="text/event-stream", headers=SSE_HEADERS
+        stream_turn(turn), content_type="text/event-stream", charset="utf-8", headers=SSE_HEADERS
     )

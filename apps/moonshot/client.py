@@ -279,6 +279,16 @@ class MoonshotClient(_Base):
         return [ModelEntry.from_json(item) for item in response.json().get("data") or []]
 
 
+def _body(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The streamed body as it arrives. Unencoded (what the provider sends) it is read raw,
+    past httpx's decoding and re-chunking layers, which cost a tenth of relaying each chunk;
+    a compressed body (a proxy may add one) goes through httpx's decoders."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return response.aiter_raw()
+    return response.aiter_bytes()
+
+
 class AsyncMoonshotClient(_Base):
     """Asynchronous client for the streaming chat view (one httpx.AsyncClient per event loop)."""
 
@@ -331,7 +341,7 @@ class AsyncMoonshotClient(_Base):
                     ),
                     self._open_stream(body) as response,
                 ):
-                    async for chunk in aiter_chunks(response.aiter_lines()):
+                    async for chunk in aiter_chunks(_body(response)):
                         started = True
                         yield chunk
                 return

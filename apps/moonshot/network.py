@@ -5,8 +5,9 @@ of a streamed answer then opens an anyio cancel scope for its timeout and goes t
 stream wrappers: with hundreds of answers streaming, each a read every ~100 ms, that was about a
 third of what reading the provider's stream cost the web process (py-spy, docs/benchmarks.md).
 This backend implements httpcore's `AsyncNetworkBackend` on an asyncio protocol: a read is a
-buffer check, or one future plus one timer handle when a timeout is set. HTTP parsing, pooling,
-TLS verification and the timeouts themselves stay httpx's and httpcore's.
+buffer check, or one future and a moved deadline (one timer per connection, see
+`wait_readable`). HTTP parsing, pooling, TLS verification and the timeouts themselves stay
+httpx's and httpcore's.
 
 What can fail, as httpcore's own backends report it: ConnectError / ConnectTimeout while
 connecting or during the TLS handshake, ReadError / ReadTimeout, WriteError / WriteTimeout. A
@@ -40,6 +41,9 @@ class _Protocol(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         self._paused = False
         self._reading_paused = False
+        self._read_deadline = 0.0  # loop time after which the waiting read times out
+        self._read_timer: asyncio.Handle | None = None
+        self._read_timer_at = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -59,6 +63,7 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.error = exc
+        self.cancel_read_timer()
         self._wake()
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
@@ -76,9 +81,43 @@ class _Protocol(asyncio.Protocol):
             self._waiter.set_result(None)
 
     async def wait_readable(self, timeout: float | None) -> None:
+        """Wait until data, EOF or an error arrives; httpcore.ReadTimeout after `timeout`.
+
+        A streamed answer reads every ~100 ms with a 60 s read timeout, so the timer almost
+        never fires: arming and cancelling one per read was the costliest line of this module
+        (py-spy, 500 streams). Instead each read moves a deadline, and one timer per connection
+        re-arms itself for the current deadline when it fires early.
+        """
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
-        await _wait(waiter, timeout, httpcore.ReadTimeout)
+        if timeout is None:
+            await waiter
+            return
+        self._read_deadline = deadline = loop.time() + timeout
+        if self._read_timer is None or deadline < self._read_timer_at:
+            self._arm_read_timer(loop, deadline)
+        await waiter
+
+    def _arm_read_timer(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        self.cancel_read_timer()
+        self._read_timer = loop.call_at(when, self._read_timer_fired)
+        self._read_timer_at = when
+
+    def _read_timer_fired(self) -> None:
+        self._read_timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # no read waiting: the next one arms a new timer
+        loop = waiter.get_loop()
+        if loop.time() >= self._read_deadline:
+            waiter.set_exception(httpcore.ReadTimeout("timed out waiting for the provider"))
+        else:
+            self._arm_read_timer(loop, self._read_deadline)
+
+    def cancel_read_timer(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
 
     async def wait_drained(self, timeout: float | None) -> None:
         if not self._paused:
@@ -138,6 +177,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(self._protocol.error)) from self._protocol.error
 
     async def aclose(self) -> None:
+        self._protocol.cancel_read_timer()
         self._transport.close()
 
     async def start_tls(

@@ -8,7 +8,7 @@ separated by a blank line and may carry several `data:` lines, which are joined 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator
 
 from django.utils.translation import gettext_lazy as _
 
@@ -18,71 +18,82 @@ from .types import StreamChunk
 DONE = object()
 
 
-def parse_event_data(payload: str) -> StreamChunk | object:
+def parse_event_data(payload: bytes) -> StreamChunk | object:
     """Turn one event's data into a chunk, DONE, or raise for an error payload."""
-    if payload.strip() == "[DONE]":
+    if payload.strip() == b"[DONE]":
         return DONE
     try:
-        data = json.loads(payload)
+        data = json.loads(payload)  # UTF-8 bytes, as the stream carries them
     except ValueError as exc:
-        raise ServerError(f"Unparsable stream event: {payload[:200]!r}") from exc
+        raise ServerError(f"Unparsable stream event: {_shown(payload)}") from exc
     if isinstance(data, dict) and "error" in data:
         raise from_response(500, data)
     if not isinstance(data, dict):
-        raise ServerError(f"Unexpected stream event: {payload[:200]!r}")
+        raise ServerError(f"Unexpected stream event: {_shown(payload)}")
     return StreamChunk.from_json(data)
 
 
+def _shown(payload: bytes) -> str:
+    return repr(payload[:200].decode("utf-8", errors="replace"))
+
+
 class SSEDecoder:
-    """Feed it lines (without their newline); it returns the data of each completed event."""
+    """Feed it the body's bytes as they arrive; it returns the data of each completed event.
+
+    Works on bytes: every line break the SSE format allows (CRLF, LF, CR) is ASCII, so a UTF-8
+    character is never split across lines, and json.loads reads UTF-8 bytes itself. A CR at the
+    very end of a piece is held back until the next piece says whether an LF follows it.
+    """
 
     def __init__(self) -> None:
-        self._data: list[str] = []
+        self._rest = b""
+        self._data: list[bytes] = []
 
-    def feed(self, line: str) -> str | None:
-        if line == "":
+    def feed(self, piece: bytes) -> list[bytes]:
+        text = self._rest + piece
+        if b"\r" in text:
+            held = b"\r" if text.endswith(b"\r") else b""
+            if held:
+                text = text[:-1]
+            text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + held
+        lines = text.split(b"\n")
+        self._rest = lines.pop()
+        return [payload for line in lines if (payload := self._line(line)) is not None]
+
+    def flush(self) -> bytes | None:
+        """At the end of the body: an unterminated last line still counts."""
+        rest, self._rest = self._rest.removesuffix(b"\r"), b""
+        if rest:
+            self._line(rest)
+        return self._line(b"")
+
+    def _line(self, line: bytes) -> bytes | None:
+        if not line:
             if not self._data:
                 return None
-            payload, self._data = "\n".join(self._data), []
+            payload, self._data = b"\n".join(self._data), []
             return payload
-        if line.startswith(":"):
+        if line.startswith(b":"):
             return None
-        field, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if field == "data":
-            self._data.append(value)
+        field, _, value = line.partition(b":")
+        if field == b"data":
+            self._data.append(value[1:] if value.startswith(b" ") else value)
         return None  # `event:`, `id:`, `retry:` carry nothing the provider uses
 
-    def flush(self) -> str | None:
-        return self.feed("")
 
+async def aiter_chunks(body: AsyncIterator[bytes]) -> AsyncIterator[StreamChunk]:
+    """The chunks of a streamed answer, from its body as it arrives; ends at `[DONE]`.
 
-def iter_chunks(lines: Iterable[str]) -> Iterator[StreamChunk]:
+    Raises StreamInterrupted if the body ends without `[DONE]`, and a MoonshotError for an
+    error event."""
     decoder = SSEDecoder()
-    for line in lines:
-        payload = decoder.feed(line.rstrip("\r"))
-        if payload is None:
-            continue
-        item = parse_event_data(payload)
-        if item is DONE:
-            return
-        assert isinstance(item, StreamChunk)
-        yield item
-    _raise_truncated(decoder)
-
-
-async def aiter_chunks(lines: AsyncIterator[str]) -> AsyncIterator[StreamChunk]:
-    decoder = SSEDecoder()
-    async for line in lines:
-        payload = decoder.feed(line.rstrip("\r"))
-        if payload is None:
-            continue
-        item = parse_event_data(payload)
-        if item is DONE:
-            return
-        assert isinstance(item, StreamChunk)
-        yield item
+    async for piece in body:
+        for payload in decoder.feed(piece):
+            item = parse_event_data(payload)
+            if item is DONE:
+                return
+            assert isinstance(item, StreamChunk)
+            yield item
     _raise_truncated(decoder)
 
 

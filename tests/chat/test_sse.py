@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from apps.chat.sse import RelayError, RelayOutcome, RelayStatus, relay, sse_comment, sse_event
+from apps.chat.sse import (
+    RelayError,
+    RelayOutcome,
+    RelayStatus,
+    relay,
+    sse_comment,
+    sse_delta,
+    sse_event,
+)
 
 
 def parse_sse(text: str) -> list[tuple[str, str]]:
@@ -37,6 +45,15 @@ def test_dict_data_is_one_compact_json_line():
     assert frame.count("\n") == 3  # the newline inside the string is escaped by JSON
     [(event, data)] = parse_sse(frame)
     assert event == "delta" and json.loads(data) == {"text": "第一行\n第二行 </script>"}
+
+
+@pytest.mark.parametrize(
+    "text", ["", "plain", "第一行\n第二行", 'quote " back\\slash', "</script>\u2028\u0000\t", "😀"]
+)
+def test_the_delta_fast_path_is_byte_for_byte_the_general_frame(text):
+    assert sse_delta(text) == sse_event("delta", {"text": text})
+    [(event, data)] = parse_sse(sse_delta(text))
+    assert event == "delta" and json.loads(data) == {"text": text}
 
 
 def test_multi_line_string_data_is_framed_line_by_line():

@@ -179,3 +179,40 @@ def test_a_reader_that_falls_behind_pauses_the_socket_and_loses_nothing():
         return bytes(received)
 
     assert asyncio.run(main()) == body
+
+
+def test_the_read_timeout_counts_from_each_read_not_from_the_first():
+    """One deadline per connection, moved by every read: a stream that keeps sending within the
+    read timeout never times out, however long it lasts; the first silence that outlasts it
+    does, and a later read with a shorter timeout is not held to the longer one."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        for _ in range(8):  # 8 x 0.1 s: well past the 0.3 s read timeout in all
+            writer.write(b"2\r\nok\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(5)  # then silence
+
+    async def main() -> tuple[list[bytes], float]:
+        server, port = await _serve(handler)
+        pieces: list[bytes] = []
+        loop = asyncio.get_running_loop()
+        last_read = [loop.time()]
+
+        async def read_all(response: httpx.Response) -> None:
+            async for piece in response.aiter_raw():
+                pieces.append(piece)
+                last_read[0] = loop.time()
+
+        async with server, _client() as client:
+            timeout = httpx.Timeout(5, read=0.3)
+            async with client.stream("GET", f"http://127.0.0.1:{port}/", timeout=timeout) as r:
+                with pytest.raises(httpx.ReadTimeout):
+                    await read_all(r)
+        return pieces, loop.time() - last_read[0]
+
+    pieces, waited = asyncio.run(main())
+    assert b"".join(pieces) == b"ok" * 8
+    assert 0.25 < waited < 1.5
