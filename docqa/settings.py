@@ -61,9 +61,11 @@ MIDDLEWARE = [
     "apps.core.async_middleware.XFrameOptionsMiddleware",
     "apps.core.async_middleware.ConcurrencyGateMiddleware",
 ]
-# Requests of one process inside their view at once (ConcurrencyGateMiddleware): the database
-# pool's size, since a sync view beyond that would only wait for a connection in its thread.
-SYNC_VIEW_CONCURRENCY = env.int("DJANGO_SYNC_VIEW_CONCURRENCY", default=20)
+# Requests of one process inside their view at once (ConcurrencyGateMiddleware). A view is
+# mostly Python holding the GIL, so a few at a time use the process as well as many, and each
+# more takes the GIL from the loop that relays the streams: p99 chunk delay under a burst of
+# 500 questions 104 ms at 4, 330 ms at 8, 635 ms at 20 (docs/benchmarks.md).
+SYNC_VIEW_CONCURRENCY = env.int("DJANGO_SYNC_VIEW_CONCURRENCY", default=4)
 # Django's checks for these three look for its own dotted paths; apps/core/checks.py makes the
 # same demand of the subclasses above.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
