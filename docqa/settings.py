@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "apps.core.middleware.AsyncWhiteNoiseMiddleware",
     "apps.core.async_middleware.SessionMiddleware",
     "apps.core.async_middleware.LocaleMiddleware",
+    "apps.core.busy.DatabaseBusyMiddleware",  # a view that found the DB pool empty: 503
     "apps.core.async_middleware.CommonMiddleware",
     "apps.core.async_middleware.CsrfViewMiddleware",
     "apps.core.async_middleware.AuthenticationMiddleware",
