@@ -10,11 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +24,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 from psycopg import sql
+
+from docqa.processes import serve, stop_process
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -76,17 +75,6 @@ def bench_database(name: str) -> Iterator[str]:
         _drop(name)
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    """SIGTERM the process group, SIGKILL it if it has not gone after ``timeout`` seconds."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @contextlib.contextmanager
 def emulator_process(
     *,
@@ -134,58 +122,13 @@ def post_json(url: str, payload: Any) -> None:
         pass
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def web_server(env: Mapping[str, str], *, log_name: str) -> Iterator[tuple[str, int]]:
     """One ``uvicorn docqa.asgi:application`` process, as ``make run`` starts it, with ``env``
-    on top of this one's; yields its URL and pid once it answers HTTP."""
-    port = free_port()
-    log_path = BASE_DIR / "var" / log_name
-    log_path.parent.mkdir(exist_ok=True)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "docqa.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--backlog",
-                "4096",
-                "--timeout-graceful-shutdown",
-                "5",
-            ],
-            env={**os.environ, **env},
-            cwd=BASE_DIR,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"uvicorn did not start; see {log_path}") from None
-                    time.sleep(0.1)
-            yield url, proc.pid
-        finally:
-            stop_process(proc)
+    on top of this one's; yields its URL and pid once it answers."""
+    quiet = ["--log-level", "warning", "--no-access-log", "--backlog", "4096"]
+    with serve(env, log_path=BASE_DIR / "var" / log_name, extra=quiet) as (url, proc):
+        yield url, proc.pid
 
 
 def rss_bytes(pid: int) -> int:

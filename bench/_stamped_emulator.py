@@ -16,18 +16,11 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import socket
-import sys
 import time
-from typing import Any
 
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from apps.moonshot.emulator.__main__ import parse_args
-from apps.moonshot.emulator.config import EmulatorConfig
-from apps.moonshot.emulator.server import EmulatorServer
+from apps.moonshot.emulator.__main__ import main as emulator_main
 
 _TAG = re.compile(r"\[(bench-[0-9]+)\]")
 
@@ -93,29 +86,7 @@ async def _reply(send: Send, payload: bytes) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    config = EmulatorConfig(
-        api_key=args.api_key,
-        chunk_delay=args.chunk_delay,
-        first_token_delay=args.first_token_delay,
-    )
-    emulator = EmulatorServer(config, args.host, args.port)
-    app: Any = StampChatChunks(emulator.app)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    sock.listen(4096)  # hundreds of streams may connect at once
-    print(f"http://{args.host}:{sock.getsockname()[1]}/v1", flush=True)
-    uvicorn_config = emulator.uvicorn_config()
-    uvicorn_config.app = app
-    uvicorn_config.backlog = 4096
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        uvicorn.Server(uvicorn_config).run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sock.close()
+    emulator_main(argv, wrap=StampChatChunks, backlog=4096)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -40,8 +38,8 @@ from bench._stack import (
     emulator_process,
     emulator_state,
     forget_namespace,
-    stop_process,
 )
+from docqa.processes import work
 
 DOCS = 200
 # 240 requests/min = 80 documents/min: 200 documents span three windows (80, 80, 40) in ~2 min.
@@ -85,43 +83,10 @@ class Ingestion:
 @contextlib.contextmanager
 def celery_worker(env: Mapping[str, str], *, concurrency: int) -> Iterator[None]:
     """A real ``celery worker`` process with ``env`` on top of this one's; waits for its ping."""
-    from docqa.celery import app
-
-    app.control.purge()
     log_path = BASE_DIR / "var" / "bench-celery-worker.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "docqa",
-                "worker",
-                "--loglevel",
-                "WARNING",
-                "--concurrency",
-                str(concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"bench-{os.getpid()}@%h",
-            ],
-            env={**os.environ, **env},
-            cwd=BASE_DIR,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while not app.control.ping(timeout=0.5):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"celery worker did not start; see {log_path}")
-            yield
-        finally:
-            stop_process(proc)
+    name = f"bench-{os.getpid()}@%h"
+    with work(env, log_path=log_path, concurrency=concurrency, name=name, loglevel="WARNING"):
+        yield
 
 
 def by_route(calls: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:

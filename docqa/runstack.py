@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from docqa import local_services
+from docqa.processes import web_command, worker_command
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -59,34 +60,8 @@ PROCESS_ENV = {"web": {"DJANGO_DB_POOL_SIZE": os.environ.get("DJANGO_DB_POOL_SIZ
 def _processes(host: str, port: str) -> dict[str, list[str]]:
     concurrency = os.environ.get("CELERY_CONCURRENCY", "2")
     return {
-        "web": [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "docqa.asgi:application",
-            "--host",
-            host,
-            "--port",
-            port,
-            "--timeout-graceful-shutdown",
-            "5",
-            "--limit-concurrency",
-            "1000",
-        ],
-        "worker": [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "docqa",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            concurrency,
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        "web": web_command(host, port, ["--limit-concurrency", "1000"]),
+        "worker": worker_command(concurrency, loglevel="INFO"),
         "beat": [
             PYTHON,
             "-m",

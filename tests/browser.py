@@ -7,18 +7,13 @@ Chromium through Playwright. Both are registered in tests/conftest.py for every 
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from docqa.processes import serve
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
@@ -33,22 +28,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture
 def live_app(transactional_db, celery_worker) -> Iterator[str]:
     """Base URL of the app served by uvicorn (ASGI) on a free loopback port."""
@@ -56,43 +35,13 @@ def live_app(transactional_db, celery_worker) -> Iterator[str]:
 
     from tests.conftest import test_database_url
 
-    port = free_port()
     env = {
-        **os.environ,
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
     }
-    log = open(BASE_DIR / "var" / "test-uvicorn.log", "ab")  # noqa: SIM115
-    command = [sys.executable, "-m", "uvicorn", "docqa.asgi:application", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", "1", "--timeout-graceful-shutdown", "5"]
-    proc = subprocess.Popen(
-        command,
-        env=env,
-        cwd=BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError("uvicorn exited during start; see var/test-uvicorn.log")
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not answer /healthz within 30 s")
-            time.sleep(0.2)
+    with serve(env, log_path=BASE_DIR / "var" / "test-uvicorn.log") as (url, _proc):
         yield url
-    finally:
-        _stop(proc)
-        log.close()
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +18,7 @@ from apps.accounts.services import register_user
 from apps.documents.text_cache import text_cache
 from apps.workspaces.models import Membership, Role, Workspace
 from apps.workspaces.services import create_workspace
+from docqa.processes import work
 from tests.browser import browser_page, live_app  # noqa: F401  (fixtures for every test)
 from tests.provider import (  # noqa: F401  (fixtures for every test)
     async_provider,
@@ -97,60 +95,15 @@ def running_celery_worker(
     """
     from django.conf import settings
 
-    from docqa.celery import app
-
-    app.control.purge()
     env = {
-        **os.environ,
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SETTINGS_MODULE": settings_module,
     }
-    log = open(BASE_DIR / "var" / "test-celery-worker.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "docqa",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            str(concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        env=env,
-        cwd=BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if app.control.ping(timeout=0.5):
-            break
-        if proc.poll() is not None:
-            raise RuntimeError("celery worker exited during start; see var/test-celery-worker.log")
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise RuntimeError("celery worker did not answer ping within 30 s")
-    try:
+    log_path = BASE_DIR / "var" / "test-celery-worker.log"
+    name = f"test-{os.getpid()}@%h"
+    with work(env, log_path=log_path, concurrency=concurrency, name=name) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -32,7 +34,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(
+    argv: list[str] | None = None,
+    *,
+    wrap: Callable[[Any], Any] | None = None,
+    backlog: int = 128,
+) -> None:
+    """`wrap`: an ASGI middleware put around the emulator's app (the streaming benchmark's clock
+    on every chunk); `backlog`: the listening socket's (hundreds of streams connect at once)."""
     args = parse_args(argv)
     config = EmulatorConfig(
         api_key=args.api_key,
@@ -45,10 +54,14 @@ def main(argv: list[str] | None = None) -> None:
         max_files=args.max_files,
     )
     emulator = EmulatorServer(config, args.host, args.port, access_log=args.access_log)
-    sock = bind_socket(args.host, args.port)
+    sock = bind_socket(args.host, args.port, backlog)
     emulator.port = sock.getsockname()[1]
     print(emulator.base_url, flush=True)
-    server = uvicorn.Server(emulator.uvicorn_config())
+    uvicorn_config = emulator.uvicorn_config()
+    if wrap is not None:
+        uvicorn_config.app = wrap(emulator.app)
+    uvicorn_config.backlog = backlog
+    server = uvicorn.Server(uvicorn_config)
     # uvicorn shuts down gracefully, then re-raises the signal it caught: make that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
