@@ -22,6 +22,7 @@ import logging
 import random
 import threading
 import time
+import urllib.request
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from django.conf import settings
 
 from . import errors
 from .admission import AdmissionController, Priority, WaitInfo, get_controller
-from .network import AsyncioTransport
+from .http11 import HttpTransport
 from .request_json import encode_chat_body
 from .streaming import StreamInterrupted, aiter_chunks
 from .tokens import estimate_messages_tokens
@@ -302,10 +303,11 @@ class AsyncMoonshotClient(_Base):
         client = cls._clients.get(loop)
         if client is None or client.is_closed:
             limits = httpx.Limits(max_connections=1000, max_keepalive_connections=50)
+            # A proxy from the environment (HTTPS_PROXY …) is honoured only by httpx's own
+            # transports, so with one set the client keeps httpx's; else apps/moonshot/http11.
+            transport = None if urllib.request.getproxies() else HttpTransport(limits=limits)
             client = httpx.AsyncClient(
-                timeout=_timeout(),
-                transport=AsyncioTransport(limits=limits),  # see apps/moonshot/network.py
-                follow_redirects=False,
+                timeout=_timeout(), limits=limits, transport=transport, follow_redirects=False
             )
             cls._clients[loop] = client
         return client

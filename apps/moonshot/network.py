@@ -28,8 +28,61 @@ import httpx
 _HIGH_WATER = 256 * 1024
 
 
+class ReadWaiter:
+    """One reader's wait for the next data on a connection, with its read timeout.
+
+    A streamed answer reads every ~100 ms with a 60 s read timeout, so the timer almost never
+    fires: arming and cancelling one per read was the costliest line of reading a stream
+    (py-spy, 500 streams). Instead each wait moves a deadline, and one timer per connection
+    re-arms itself for the current deadline when it fires early. `timeout_error` is what a
+    wait that outlasts its timeout raises (httpcore's or httpx's ReadTimeout).
+    """
+
+    def __init__(self, timeout_error: type[Exception]) -> None:
+        self._timeout_error = timeout_error
+        self._waiter: asyncio.Future[None] | None = None
+        self._deadline = 0.0
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until `wake` (data, EOF or an error arrived); `timeout_error` after `timeout` s."""
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        if timeout is not None:
+            self._deadline = deadline = loop.time() + timeout
+            if self._timer is None or deadline < self._timer_at:
+                self._arm(loop, deadline)
+        await waiter
+
+    def wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        self.cancel_timer()
+        self._timer = loop.call_at(when, self._fired)
+        self._timer_at = when
+
+    def _fired(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # no read waiting: the next one arms a new timer
+        loop = waiter.get_loop()
+        if loop.time() >= self._deadline:
+            waiter.set_exception(self._timeout_error("timed out waiting for the provider"))
+        else:
+            self._arm(loop, self._deadline)
+
+
 class _Protocol(asyncio.Protocol):
-    """Buffers what arrives; one reader at a time waits on `_waiter` (httpcore never reads a
+    """Buffers what arrives; one reader at a time waits in `reads` (httpcore never reads a
     connection from two tasks at once)."""
 
     def __init__(self) -> None:
@@ -37,13 +90,10 @@ class _Protocol(asyncio.Protocol):
         self.buffer = bytearray()
         self.eof = False
         self.error: BaseException | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        self.reads = ReadWaiter(httpcore.ReadTimeout)
         self._drained: asyncio.Future[None] | None = None
         self._paused = False
         self._reading_paused = False
-        self._read_deadline = 0.0  # loop time after which the waiting read times out
-        self._read_timer: asyncio.Handle | None = None
-        self._read_timer_at = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -63,7 +113,7 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.error = exc
-        self.cancel_read_timer()
+        self.reads.cancel_timer()
         self._wake()
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
@@ -77,47 +127,10 @@ class _Protocol(asyncio.Protocol):
             self._drained.set_result(None)
 
     def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self.reads.wake()
 
     async def wait_readable(self, timeout: float | None) -> None:
-        """Wait until data, EOF or an error arrives; httpcore.ReadTimeout after `timeout`.
-
-        A streamed answer reads every ~100 ms with a 60 s read timeout, so the timer almost
-        never fires: arming and cancelling one per read was the costliest line of this module
-        (py-spy, 500 streams). Instead each read moves a deadline, and one timer per connection
-        re-arms itself for the current deadline when it fires early.
-        """
-        loop = asyncio.get_running_loop()
-        self._waiter = waiter = loop.create_future()
-        if timeout is None:
-            await waiter
-            return
-        self._read_deadline = deadline = loop.time() + timeout
-        if self._read_timer is None or deadline < self._read_timer_at:
-            self._arm_read_timer(loop, deadline)
-        await waiter
-
-    def _arm_read_timer(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
-        self.cancel_read_timer()
-        self._read_timer = loop.call_at(when, self._read_timer_fired)
-        self._read_timer_at = when
-
-    def _read_timer_fired(self) -> None:
-        self._read_timer = None
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            return  # no read waiting: the next one arms a new timer
-        loop = waiter.get_loop()
-        if loop.time() >= self._read_deadline:
-            waiter.set_exception(httpcore.ReadTimeout("timed out waiting for the provider"))
-        else:
-            self._arm_read_timer(loop, self._read_deadline)
-
-    def cancel_read_timer(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
+        await self.reads.wait(timeout)
 
     async def wait_drained(self, timeout: float | None) -> None:
         if not self._paused:
@@ -177,7 +190,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(self._protocol.error)) from self._protocol.error
 
     async def aclose(self) -> None:
-        self._protocol.cancel_read_timer()
+        self._protocol.reads.cancel_timer()
         self._transport.close()
 
     async def start_tls(
@@ -274,6 +287,7 @@ class AsyncioTransport(httpx.AsyncHTTPTransport):
     def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext | bool = True) -> None:
         super().__init__(limits=limits, verify=verify)
         context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+        self.ssl_context = context
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
             max_connections=limits.max_connections,

@@ -1,4 +1,5 @@
-"""apps.moonshot.network: httpx on the asyncio backend behaves as httpx on its own backend."""
+"""The async provider client's transports behave as httpx's own: apps.moonshot.network (httpcore
+on an asyncio backend) and apps.moonshot.http11 (httptools), each test run against both."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import trustme
 
 from apps.moonshot.client import AsyncMoonshotClient
+from apps.moonshot.http11 import HttpTransport
 from apps.moonshot.network import AsyncioBackend, AsyncioTransport
 
 LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
@@ -30,18 +32,46 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
     return head
 
 
+_TRANSPORT: list[type[AsyncioTransport]] = [HttpTransport]
+
+
+@pytest.fixture(
+    autouse=True, params=[AsyncioTransport, HttpTransport], ids=["httpcore", "httptools"]
+)
+def transport_class(request: pytest.FixtureRequest) -> type[AsyncioTransport]:
+    _TRANSPORT[0] = request.param
+    return request.param
+
+
 def _client(**kwargs: object) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=AsyncioTransport(limits=LIMITS, **kwargs), timeout=5)  # type: ignore[arg-type]
+    transport = _TRANSPORT[0](limits=LIMITS, **kwargs)  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, timeout=5)
 
 
-def test_the_provider_client_uses_this_backend():
+def test_the_provider_client_uses_this_backend(monkeypatch):
     """httpx takes no network backend: if it ever stops reading `_pool`, this fails."""
+    for scheme in ("https", "http", "all"):
+        monkeypatch.delenv(f"{scheme}_proxy", raising=False)
+        monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
 
     async def main() -> None:
         http = AsyncMoonshotClient._http()
         transport = http._transport
-        assert isinstance(transport, AsyncioTransport)
+        assert isinstance(transport, HttpTransport)  # and its fallback is httpcore on asyncio:
         assert isinstance(transport._pool._network_backend, AsyncioBackend)
+
+    asyncio.run(main())
+
+
+def test_with_a_proxy_in_the_environment_the_client_keeps_httpx_s_transport(monkeypatch):
+    """httpx applies HTTPS_PROXY only through its own transports (and not with a custom one)."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+
+    async def main() -> None:
+        transport = AsyncMoonshotClient._http()._transport_for_url(httpx.URL("https://x.cn/v1"))
+        assert not isinstance(transport, HttpTransport)
+        assert isinstance(transport, httpx.AsyncHTTPTransport)
+        assert transport._pool.__class__.__name__ == "AsyncHTTPProxy"
 
     asyncio.run(main())
 
@@ -216,3 +246,73 @@ def test_the_read_timeout_counts_from_each_read_not_from_the_first():
     pieces, waited = asyncio.run(main())
     assert b"".join(pieces) == b"ok" * 8
     assert 0.25 < waited < 1.5
+
+
+def test_a_body_that_ends_when_the_server_closes_is_whole():
+    """No Content-Length and not chunked: HTTP/1.1 says the body ends with the connection."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+        for piece in (b"data: a\n\n", b"data: b\n\n"):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        writer.close()
+
+    async def main() -> bytes:
+        server, port = await _serve(handler)
+        async with server, _client() as client:
+            return (await client.post(f"http://127.0.0.1:{port}/", content=b"{}")).content
+
+    assert asyncio.run(main()) == b"data: a\n\ndata: b\n\n"
+
+
+def test_an_interim_response_is_skipped_and_garbage_is_a_protocol_error():
+    async def interim(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n")
+        writer.write(b"Content-Length: 4\r\nX-Id: 7\r\n\r\ndone")
+        await writer.drain()
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"this is not HTTP\r\n\r\n")
+        await writer.drain()
+
+    async def main() -> httpx.Response:
+        server, port = await _serve(interim)
+        async with server, _client() as client:
+            response = await client.post(f"http://127.0.0.1:{port}/", content=b"{}")
+        server, port = await _serve(garbage)
+        async with server, _client() as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.post(f"http://127.0.0.1:{port}/", content=b"{}")
+        return response
+
+    response = asyncio.run(main())
+    assert (response.status_code, response.headers["x-id"], response.text) == (201, "7", "done")
+
+
+def test_the_connection_limit_gives_a_pool_timeout_and_frees_slots_on_close():
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await _read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    async def main() -> list[str]:
+        server, port = await _serve(handler)
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        transport = _TRANSPORT[0](limits=limits)
+        url = f"http://127.0.0.1:{port}/"
+        async with server, httpx.AsyncClient(transport=transport) as client:
+            async with client.stream("POST", url, content=b"{}"):
+                with pytest.raises(httpx.PoolTimeout):
+                    await client.post(url, content=b"{}", timeout=httpx.Timeout(5, pool=0.2))
+            return [(await client.post(url, content=b"{}")).text for _ in range(3)]
+
+    assert asyncio.run(main()) == ["ok"] * 3
