@@ -72,8 +72,9 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self.error = httpx.RemoteProtocolError(f"malformed response: {exc}")
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            # An upgrade (101) is never asked for here: as unexpected as a malformed response.
+            self.error = httpx.RemoteProtocolError(f"unexpected response: {exc!r}")
             self.close()
         if self.buffered > _HIGH_WATER and not self._reading_paused and self.transport:
             self.transport.pause_reading()

@@ -280,6 +280,13 @@ def test_an_interim_response_is_skipped_and_garbage_is_a_protocol_error():
         writer.write(b"this is not HTTP\r\n\r\n")
         await writer.drain()
 
+    async def upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade")
+        writer.write(b"\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(1)
+
     async def main() -> httpx.Response:
         server, port = await _serve(interim)
         async with server, _client() as client:
@@ -288,6 +295,11 @@ def test_an_interim_response_is_skipped_and_garbage_is_a_protocol_error():
         async with server, _client() as client:
             with pytest.raises(httpx.RemoteProtocolError):
                 await client.post(f"http://127.0.0.1:{port}/", content=b"{}")
+        server, port = await _serve(upgrade)
+        async with server, _client() as client:
+            timeout = httpx.Timeout(5, read=0.5)
+            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadTimeout)):
+                await client.post(f"http://127.0.0.1:{port}/", content=b"{}", timeout=timeout)
         return response
 
     response = asyncio.run(main())
