@@ -10,8 +10,8 @@ timeouts, decoding, errors and the rest of apps.moonshot stay httpx's).
 
 Its scope is what the provider client sends: requests whose body is in memory, over plain
 TCP or TLS (verified by `ssl_context`). Anything else (a HEAD request, whose response has no
-body whatever its headers say, or a streamed request body) goes to httpcore, as the
-`AsyncioTransport` this class extends would send it.
+body whatever its headers say, or a streamed request body) goes to httpx's own transport,
+which this class extends.
 
 What can fail, as httpx's own transport reports it: httpx.ConnectError / ConnectTimeout,
 WriteError / WriteTimeout, ReadError / ReadTimeout, PoolTimeout (max_connections busy for
@@ -29,12 +29,63 @@ from collections.abc import AsyncIterator
 import httptools
 import httpx
 
-from .network import AsyncioTransport, ReadWaiter
-
 # Stop reading the socket while this much of a body is buffered and unread.
 _HIGH_WATER = 256 * 1024
 
 _Origin = tuple[bytes, bytes, int]
+
+
+class _ReadWaiter:
+    """One reader's wait for the next data on a connection, with its read timeout.
+
+    A streamed answer reads every ~100 ms with a 60 s read timeout, so the timer almost never
+    fires: arming and cancelling one per read was the costliest line of reading a stream
+    (py-spy, 500 streams). Instead each wait moves a deadline, and one timer per connection
+    re-arms itself for the current deadline when it fires early. `timeout_error` is what a
+    wait that outlasts its timeout raises.
+    """
+
+    def __init__(self, timeout_error: type[Exception]) -> None:
+        self._timeout_error = timeout_error
+        self._waiter: asyncio.Future[None] | None = None
+        self._deadline = 0.0
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until `wake` (data, EOF or an error arrived); `timeout_error` after `timeout` s."""
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        if timeout is not None:
+            self._deadline = deadline = loop.time() + timeout
+            if self._timer is None or deadline < self._timer_at:
+                self._arm(loop, deadline)
+        await waiter
+
+    def wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        self.cancel_timer()
+        self._timer = loop.call_at(when, self._fired)
+        self._timer_at = when
+
+    def _fired(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # no read waiting: the next one arms a new timer
+        loop = waiter.get_loop()
+        if loop.time() >= self._deadline:
+            waiter.set_exception(self._timeout_error("timed out waiting for the provider"))
+        else:
+            self._arm(loop, self._deadline)
 
 
 class _Connection(asyncio.Protocol):
@@ -46,7 +97,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.error: BaseException | None = None
         self.idle_since = 0.0
-        self.reads = ReadWaiter(httpx.ReadTimeout)
+        self.reads = _ReadWaiter(httpx.ReadTimeout)
         self._writing_paused = False
         self._drained: asyncio.Future[None] | None = None
         self._reading_paused = False
@@ -149,7 +200,7 @@ class _Connection(asyncio.Protocol):
 
     async def wait(self, timeout: float | None) -> None:
         """Until something arrives or the connection closes; httpx.ReadTimeout after
-        `timeout` (one moving deadline per connection: network.ReadWaiter)."""
+        `timeout` (one moving deadline per connection: _ReadWaiter)."""
         await self.reads.wait(timeout)
 
     async def drained(self, timeout: float | None) -> None:
@@ -220,11 +271,13 @@ class _Body(httpx.AsyncByteStream):
         self._transport._release(self._origin, conn, reusable)
 
 
-class HttpTransport(AsyncioTransport):
+class HttpTransport(httpx.AsyncHTTPTransport):
     """An httpx transport for the async provider client (see the module docstring)."""
 
     def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext | bool = True) -> None:
         super().__init__(limits=limits, verify=verify)
+        ssl_context = verify if isinstance(verify, ssl.SSLContext) else None
+        self.ssl_context = ssl_context or httpx.create_ssl_context(verify)
         self._slots = asyncio.Semaphore(limits.max_connections or 1000)
         self._idle: dict[_Origin, list[_Connection]] = {}
         self._max_idle = limits.max_keepalive_connections or 0

@@ -1,5 +1,5 @@
-"""The async provider client's transports behave as httpx's own: apps.moonshot.network (httpcore
-on an asyncio backend) and apps.moonshot.http11 (httptools), each test run against both."""
+"""apps.moonshot.http11: the async provider client's transport behaves as httpx's own; each test
+runs against both, httpx's as the reference."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import trustme
 
 from apps.moonshot.client import AsyncMoonshotClient
 from apps.moonshot.http11 import HttpTransport
-from apps.moonshot.network import AsyncioBackend, AsyncioTransport
 
 LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -32,13 +31,13 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
     return head
 
 
-_TRANSPORT: list[type[AsyncioTransport]] = [HttpTransport]
+_TRANSPORT: list[type[httpx.AsyncHTTPTransport]] = [HttpTransport]
 
 
 @pytest.fixture(
-    autouse=True, params=[AsyncioTransport, HttpTransport], ids=["httpcore", "httptools"]
+    autouse=True, params=[httpx.AsyncHTTPTransport, HttpTransport], ids=["httpx", "httptools"]
 )
-def transport_class(request: pytest.FixtureRequest) -> type[AsyncioTransport]:
+def transport_class(request: pytest.FixtureRequest) -> type[httpx.AsyncHTTPTransport]:
     _TRANSPORT[0] = request.param
     return request.param
 
@@ -48,8 +47,7 @@ def _client(**kwargs: object) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, timeout=5)
 
 
-def test_the_provider_client_uses_this_backend(monkeypatch):
-    """httpx takes no network backend: if it ever stops reading `_pool`, this fails."""
+def test_the_provider_client_uses_this_transport(monkeypatch):
     for scheme in ("https", "http", "all"):
         monkeypatch.delenv(f"{scheme}_proxy", raising=False)
         monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
@@ -57,8 +55,7 @@ def test_the_provider_client_uses_this_backend(monkeypatch):
     async def main() -> None:
         http = AsyncMoonshotClient._http()
         transport = http._transport
-        assert isinstance(transport, HttpTransport)  # and its fallback is httpcore on asyncio:
-        assert isinstance(transport._pool._network_backend, AsyncioBackend)
+        assert isinstance(transport, HttpTransport)
 
     asyncio.run(main())
 
@@ -328,3 +325,23 @@ def test_the_connection_limit_gives_a_pool_timeout_and_frees_slots_on_close():
             return [(await client.post(url, content=b"{}")).text for _ in range(3)]
 
     assert asyncio.run(main()) == ["ok"] * 3
+
+
+def test_a_head_request_is_answered_without_waiting_for_a_body():
+    """A HEAD response has no body whatever its Content-Length says (HttpTransport hands HEAD
+    to httpx's own transport)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(2)
+
+    async def main() -> httpx.Response:
+        server, port = await _serve(handler)
+        async with server, _client() as client:
+            timeout = httpx.Timeout(5, read=1)
+            return await client.head(f"http://127.0.0.1:{port}/", timeout=timeout)
+
+    response = asyncio.run(main())
+    assert response.status_code == 200 and response.content == b""
