@@ -42,9 +42,12 @@ from .services import PreparedTurn
 from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_delta, sse_event
 
 HTML_EVERY_SECONDS = 0.25
-# The most of the event loop that re-rendering growing answers may take (see _Renderer), and
-# the longest an answer's formatting may lag behind its text, whatever the load.
+# Re-rendering growing answers takes at most this share of the event loop on average, and at
+# most HTML_BURST_SECONDS of it at a time, however many answers are open (see _Renderer); an
+# answer's formatting lags its text by HTML_MAX_SECONDS at most, except when rendering alone
+# would take more than the share.
 HTML_LOOP_SHARE = 0.1
+HTML_BURST_SECONDS = 0.005
 HTML_MAX_SECONDS = 5.0
 # Before the first token: how often the page hears where it stands (queued / still waiting).
 HEARTBEAT_SECONDS = 5.0
@@ -136,7 +139,7 @@ async def _add_text(turn: PreparedTurn, state: TurnState, text: str, emit: Emit)
         state.first_token_at = now
     state.text += text
     await emit("delta", {"text": text})
-    if now - state.html_at >= renderer.interval():
+    if renderer.may_render(state.html_at, now):
         state.html_at = now
         await emit("html", {"html": renderer.render(state.text, turn.citation_urls)})
 
@@ -144,26 +147,39 @@ async def _add_text(turn: PreparedTurn, state: TurnState, text: str, emit: Emit)
 class _Renderer:
     """Re-renders growing answers as Markdown within a share of the event loop.
 
-    Rendering the whole answer so far costs more the longer it gets, and one event loop relays
-    every answer of the process. Each answer is re-rendered every HTML_EVERY_SECONDS, or less
-    often when the open answers' renderings would take more than HTML_LOOP_SHARE of the loop:
-    every (open answers x mean rendering time / share) seconds, and at least every
-    HTML_MAX_SECONDS. The text itself still streams at full speed; the page shows what came
-    after the last rendering as plain text.
+    One event loop relays every answer of the process, and rendering the whole answer so far
+    costs more the longer it gets. So renderings draw on one bucket of loop time: it fills at
+    HTML_LOOP_SHARE of the clock up to HTML_BURST_SECONDS, and each rendering takes out what it
+    cost. An answer is re-rendered HTML_EVERY_SECONDS at most, and only while the bucket holds
+    something; one not rendered for HTML_MAX_SECONDS may overdraw it (to -HTML_BURST_SECONDS).
+
+    Why a bucket rather than an interval per answer: answers whose timers fall due together
+    (all that were delayed by one slow moment of the loop) would render together and make the
+    next slow moment. The bucket bounds what rendering adds to any stretch of the loop. The
+    text itself still streams at full speed; the page shows what came after the last
+    rendering as plain text.
     """
 
-    def __init__(self) -> None:
-        self.open = 0  # answers streaming in this process (one event loop: no lock needed)
-        self.mean_seconds = 0.0005  # moving average of one rendering
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.balance = HTML_BURST_SECONDS  # seconds of loop time rendering may still take
+        self._filled_at = clock()
 
-    def interval(self) -> float:
-        wanted = self.open * self.mean_seconds / HTML_LOOP_SHARE
-        return min(HTML_MAX_SECONDS, max(HTML_EVERY_SECONDS, wanted))
+    def may_render(self, rendered_at: float, now: float) -> bool:
+        """Whether an answer last rendered at `rendered_at` is re-rendered at `now`."""
+        since = now - rendered_at
+        if since < HTML_EVERY_SECONDS:
+            return False
+        refill = (now - self._filled_at) * HTML_LOOP_SHARE
+        self.balance = min(HTML_BURST_SECONDS, self.balance + max(refill, 0.0))
+        self._filled_at = now
+        if self.balance > 0:
+            return True
+        return since >= HTML_MAX_SECONDS and self.balance > -HTML_BURST_SECONDS
 
     def render(self, text: str, citation_urls: dict[str, str]) -> str:
         started = time.perf_counter()
         html = render_markdown(text, citation_urls)
-        self.mean_seconds = 0.9 * self.mean_seconds + 0.1 * (time.perf_counter() - started)
+        self.balance -= time.perf_counter() - started
         return html
 
 
@@ -187,13 +203,6 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
     state = TurnState(model="" if turn.offline else turn.plan.model.id)
 
     async def pump(queue: asyncio.Queue[str]) -> None:
-        renderer.open += 1
-        try:
-            await answer(queue)
-        finally:
-            renderer.open -= 1
-
-    async def answer(queue: asyncio.Queue[str]) -> None:
         async def emit(event: str, data: dict[str, Any]) -> None:
             frame = sse_delta(data["text"]) if event == "delta" else sse_event(event, data)
             await queue.put(frame)
