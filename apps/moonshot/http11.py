@@ -275,9 +275,12 @@ class HttpTransport(httpx.AsyncHTTPTransport):
     """An httpx transport for the async provider client (see the module docstring)."""
 
     def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext | bool = True) -> None:
+        # One context for both (loading the CA bundle takes about 30 ms): this one's
+        # connections and those handed on to httpx's own transport.
+        if not isinstance(verify, ssl.SSLContext):
+            verify = httpx.create_ssl_context(verify)
         super().__init__(limits=limits, verify=verify)
-        ssl_context = verify if isinstance(verify, ssl.SSLContext) else None
-        self.ssl_context = ssl_context or httpx.create_ssl_context(verify)
+        self.ssl_context = verify
         self._slots = asyncio.Semaphore(limits.max_connections or 1000)
         self._idle: dict[_Origin, list[_Connection]] = {}
         self._max_idle = limits.max_keepalive_connections or 0
