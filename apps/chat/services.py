@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -26,7 +27,7 @@ from apps.workspaces.limits import LimitReached, check_chat_allowed
 from apps.workspaces.models import Membership, Workspace
 
 from . import offline, selectors
-from .context import ContextPlan, Turn, build_context
+from .context import ContextPlan, DocumentText, Turn, build_context
 from .models import Conversation, Message, Role, Status
 from .prompts import citation_label
 
@@ -169,63 +170,45 @@ def start_turn(
     except LimitReached as error:
         raise OverLimit(str(error)) from error
     offline_mode = not provider_configured()
-    with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        conversation.workspace = workspace
-        earlier = selectors.conversation_messages(conversation)
-        if regenerate:
+    conversation.workspace = workspace
+    if regenerate:
+        with transaction.atomic():
+            # Locked: two regenerates at once must not both delete and replace the answer.
+            conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            conversation.workspace = workspace
             question_message = conversation.messages.filter(role=Role.USER).last()
             if question_message is None:
                 raise ChatError(_("There is no question to answer again."))
             conversation.messages.filter(
                 role=Role.ASSISTANT, created_at__gte=question_message.created_at
             ).delete()
-            question = question_message.content
-            earlier = earlier.filter(created_at__lt=question_message.created_at)
-        else:
-            # Saved below with its answer placeholder, in one INSERT (the question first).
-            question_message = Message(
-                conversation=conversation,
-                workspace=workspace,
-                author=membership.user,
-                role=Role.USER,
-                content=question,
+            earlier = selectors.conversation_messages(conversation).filter(
+                created_at__lt=question_message.created_at
             )
-            if not conversation.title:
-                conversation.title = make_title(question)
-        documents = selectors.scope_documents(conversation)
-        history = [
-            Turn(role=m.role, content=m.content)
-            for m in earlier.exclude(status__in=[Status.FAILED, Status.STREAMING]).exclude(
-                content=""
-            )
-        ]
-        plan = build_context(
-            documents,
-            question,
-            history,
-            model=conversation.model_choice,
-            language=get_language() or "en",
+            documents, plan, sources = _plan(conversation, question_message.content, earlier)
+            answer = _answer_placeholder(conversation, plan, sources, offline=offline_mode)
+            answer.save()
+            _touch(conversation)
+        question = question_message.content
+    else:
+        # No transaction and no lock: each statement commits on its own, the question first,
+        # so no later failure can lose it. Two questions sent at once in one conversation are
+        # each answered from the history committed when they were asked.
+        documents, plan, sources = _plan(
+            conversation, question, selectors.conversation_messages(conversation)
         )
-        names = {d.id: d.name for d in documents}
-        sources = [
-            {"id": pk, "name": names[pk], "narrowed": pk in plan.narrowed} for pk in plan.included
-        ]
-        answer = Message(
+        question_message = Message.objects.create(
             conversation=conversation,
             workspace=workspace,
-            role=Role.ASSISTANT,
-            status=Status.STREAMING,
-            model="" if offline_mode else plan.model.id,
-            offline=offline_mode,
-            sources=sources,
+            author=membership.user,
+            role=Role.USER,
+            content=question,
         )
-        if regenerate:
-            answer.save()
-        else:
-            Message.objects.bulk_create([question_message, answer])
-        conversation.updated_at = timezone.now()
-        conversation.save(update_fields=["title", "updated_at"])
+        answer = _answer_placeholder(conversation, plan, sources, offline=offline_mode)
+        answer.save()
+        if not conversation.title:
+            conversation.title = make_title(question)
+        _touch(conversation)
     citation_urls = selectors.citation_urls(workspace, documents)
     return PreparedTurn(
         conversation_id=conversation.pk,
@@ -241,6 +224,50 @@ def start_turn(
         quote_sources={citation_label(d.name): d.text for d in documents},
         refusal="" if offline_mode or plan.fits else plan.reason,
     )
+
+
+def _plan(
+    conversation: Conversation, question: str, earlier: QuerySet[Message]
+) -> tuple[list[DocumentText], ContextPlan, list[dict]]:
+    """The documents in scope, the provider request planned from them and the history, and
+    the sources the answer will list."""
+    documents = selectors.scope_documents(conversation)
+    history = [
+        Turn(role=m.role, content=m.content)
+        for m in earlier.exclude(status__in=[Status.FAILED, Status.STREAMING]).exclude(content="")
+    ]
+    plan = build_context(
+        documents,
+        question,
+        history,
+        model=conversation.model_choice,
+        language=get_language() or "en",
+    )
+    names = {d.id: d.name for d in documents}
+    sources = [
+        {"id": pk, "name": names[pk], "narrowed": pk in plan.narrowed} for pk in plan.included
+    ]
+    return documents, plan, sources
+
+
+def _answer_placeholder(
+    conversation: Conversation, plan: ContextPlan, sources: list[dict], *, offline: bool
+) -> Message:
+    return Message(
+        conversation=conversation,
+        workspace=conversation.workspace,
+        role=Role.ASSISTANT,
+        status=Status.STREAMING,
+        model="" if offline else plan.model.id,
+        offline=offline,
+        sources=sources,
+    )
+
+
+def _touch(conversation: Conversation) -> None:
+    """The conversation moves to the top of the list (and keeps the title it may have got)."""
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=["title", "updated_at"])
 
 
 def finish_turn(

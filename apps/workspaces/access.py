@@ -29,12 +29,13 @@ def resolve_membership(user: Any, slug: str) -> Membership:
     if not getattr(user, "is_authenticated", False):
         raise Http404
     membership = (
-        Membership.objects.select_related("workspace", "user")
+        Membership.objects.select_related("workspace")
         .filter(workspace__slug=slug, user=user)
         .first()
     )
     if membership is None:
         raise Http404(_("No such workspace."))
+    membership.user = user  # the request's own user: no second copy of the row to load
     return membership
 
 

@@ -69,6 +69,26 @@ def test_start_turn_saves_the_question_and_a_streaming_answer(
     assert turn.citation_urls == {"pump.txt": f"/w/{team.slug}/documents/{doc.pk}/"}
 
 
+@pytest.mark.django_db(transaction=True)  # real commits: what is saved survives the failure
+def test_the_question_is_committed_even_when_saving_its_answer_fails(
+    offline, conversation, owner_membership, monkeypatch
+):
+    real_save = Message.save
+
+    def failing_save(self, *args, **kwargs):
+        if self.role == Role.ASSISTANT:
+            raise RuntimeError("the database went away")
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Message, "save", failing_save)
+    with pytest.raises(RuntimeError):
+        services.start_turn(
+            conversation=conversation, membership=owner_membership, question="Kept?"
+        )
+    saved = Message.objects.filter(conversation=conversation)
+    assert [(m.role, m.content) for m in saved] == [(Role.USER, "Kept?")]
+
+
 def test_empty_and_oversized_questions_are_refused_before_saving(
     offline, conversation, owner_membership
 ):
