@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 # Han, kana, hangul and full-width punctuation: each such character is about 0.6 tokens.
@@ -49,9 +49,11 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def estimate_messages_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
-    """Estimate the prompt tokens of a chat request's `messages`."""
+def estimate_messages_tokens(
+    messages: Iterable[Mapping[str, Any]], *, estimate: Callable[[str], int] = estimate_tokens
+) -> int:
+    """Estimate the prompt tokens of a chat request's `messages` (each text by `estimate`)."""
     total = REQUEST_OVERHEAD_TOKENS
     for message in messages:
-        total += MESSAGE_OVERHEAD_TOKENS + estimate_tokens(_content_text(message.get("content")))
+        total += MESSAGE_OVERHEAD_TOKENS + estimate(_content_text(message.get("content")))
     return total
