@@ -64,9 +64,10 @@ MIDDLEWARE = [
 ]
 # Requests of one process inside their view at once (ConcurrencyGateMiddleware). A view is
 # mostly Python holding the GIL, so a few at a time use the process as well as many, and each
-# more takes the GIL from the loop that relays the streams: p99 chunk delay under a burst of
-# 500 questions 104 ms at 4, 330 ms at 8, 635 ms at 20 (docs/benchmarks.md).
-SYNC_VIEW_CONCURRENCY = env.int("DJANGO_SYNC_VIEW_CONCURRENCY", default=4)
+# more takes the GIL from the loop that relays the streams: extra p99 chunk delay under a
+# burst of 500 questions 18 ms at 1, 44 ms at 2, 88 ms at 4 (330 ms at 8, 635 ms at 20 before
+# other changes; docs/benchmarks.md). Not 1: one slow view (a large upload) would hold up all.
+SYNC_VIEW_CONCURRENCY = env.int("DJANGO_SYNC_VIEW_CONCURRENCY", default=2)
 # Django's checks for these three look for its own dotted paths; apps/core/checks.py makes the
 # same demand of the subclasses above.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]

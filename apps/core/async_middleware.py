@@ -153,7 +153,7 @@ class ConcurrencyGateMiddleware:
     once, all of them contending for the GIL with the event loop that relays every streaming
     answer, and for the DB pool's 20 connections: each holder is slowed by the other 499, and
     the loop gets the GIL ever more rarely. A view is mostly Python under the GIL, so a few at
-    once (default 4) finish as fast as many would. Waiting here costs nothing: the request is a
+    once (default 2) finish as fast as many would. Waiting here costs nothing: the request is a
     coroutine until its turn comes. A streamed response leaves the gate when the view returns,
     before its body streams.
     """
