@@ -50,23 +50,22 @@ def ready_documents(workspace: Workspace) -> QuerySet[Document]:
 def scope_documents(conversation: Conversation) -> list[DocumentText]:
     """The ready documents this conversation answers from, in a stable order (by id).
 
-    Only names, ids and versions come from the database each time; the texts themselves come
-    from the process's text cache, which loads those it does not hold at that version."""
-    qs = ready_documents(conversation.workspace).defer("text__content", "text__text")
+    Only names, ids and versions come from the database each time (as tuples: this runs
+    before every question is sent); the texts themselves come from the process's text cache,
+    which loads those it does not hold at that version."""
+    qs = ready_documents(conversation.workspace)
     if not conversation.scope_all:
         qs = qs.filter(pk__in=conversation.documents.values("pk"))
-    documents = list(qs)
-    texts = text_cache.texts({d.text.pk: d.text.updated_at for d in documents})
-    return [
-        DocumentText(
-            id=d.pk,
-            name=d.name,
-            text=texts[d.text.pk],
-            token_count=d.text.token_count,
-            content_hash=d.text.sha256,
+    rows = list(
+        qs.values_list(
+            "pk", "name", "text__pk", "text__updated_at", "text__token_count", "text__sha256"
         )
-        for d in documents
-        if d.text.pk in texts  # a text deleted since the first query: its document is gone
+    )
+    texts = text_cache.texts({text_id: version for _, _, text_id, version, _, _ in rows})
+    return [
+        DocumentText(id=pk, name=name, text=texts[text_id], token_count=tokens, content_hash=sha256)
+        for pk, name, text_id, _, tokens, sha256 in rows
+        if text_id in texts  # a text deleted since the first query: its document is gone
     ]
 
 

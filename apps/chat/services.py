@@ -232,9 +232,10 @@ def _plan(
     """The documents in scope, the provider request planned from them and the history, and
     the sources the answer will list."""
     documents = selectors.scope_documents(conversation)
+    answered = earlier.exclude(status__in=[Status.FAILED, Status.STREAMING]).exclude(content="")
     history = [
-        Turn(role=m.role, content=m.content)
-        for m in earlier.exclude(status__in=[Status.FAILED, Status.STREAMING]).exclude(content="")
+        Turn(role=role, content=content)
+        for role, content in answered.values_list("role", "content")
     ]
     plan = build_context(
         documents,
