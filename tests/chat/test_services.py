@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from django.db import connections
 
 from apps.chat import selectors, services
 from apps.chat.budget import budget_for
@@ -87,6 +89,29 @@ def test_the_question_is_committed_even_when_saving_its_answer_fails(
         )
     saved = Message.objects.filter(conversation=conversation)
     assert [(m.role, m.content) for m in saved] == [(Role.USER, "Kept?")]
+
+
+@pytest.mark.django_db(transaction=True)  # two threads, two connections, real commits
+def test_two_questions_at_once_in_one_conversation_are_both_saved_with_their_answers(
+    offline, conversation, owner_membership
+):
+    def ask(question: str) -> int:
+        try:
+            conv = Conversation.objects.get(pk=conversation.pk)
+            return services.start_turn(
+                conversation=conv, membership=owner_membership, question=question
+            ).answer_id
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(ask, ["First?", "Second?"]))
+    saved = Message.objects.filter(conversation=conversation)
+    assert sorted(m.content for m in saved if m.role == Role.USER) == ["First?", "Second?"]
+    streaming = {m.pk for m in saved if m.role == Role.ASSISTANT and m.status == Status.STREAMING}
+    assert streaming == set(answers)
+    conversation.refresh_from_db()
+    assert conversation.title in ("First?", "Second?")
 
 
 def test_empty_and_oversized_questions_are_refused_before_saving(
