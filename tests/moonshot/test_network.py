@@ -31,6 +31,22 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
     return head
 
 
+def _reply(*chunks: bytes, linger: float = 0.0, close: bool = False) -> Handler:
+    """A handler that reads one request, writes `chunks`, then stays `linger` seconds and
+    closes the connection when `close` (else leaves it to the server)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        for chunk in chunks:
+            writer.write(chunk)
+        await writer.drain()
+        await asyncio.sleep(linger)
+        if close:
+            writer.close()
+
+    return handler
+
+
 _TRANSPORT: list[type[httpx.AsyncHTTPTransport]] = [HttpTransport]
 
 
@@ -105,11 +121,8 @@ def test_streams_a_chunked_response_piece_by_piece_and_reuses_the_connection():
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused():
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await writer.drain()
-        writer.close()  # without "Connection: close": the client must notice by itself
+    # Closed without "Connection: close": the client must notice by itself.
+    handler = _reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close=True)
 
     async def main() -> list[str]:
         server, port = await _serve(handler)
@@ -123,9 +136,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused():
 
 
 def test_a_silent_server_gives_a_read_timeout():
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        await asyncio.sleep(5)
+    handler = _reply(linger=5)
 
     async def main() -> None:
         server, port = await _serve(handler)
@@ -137,11 +148,7 @@ def test_a_silent_server_gives_a_read_timeout():
 
 
 def test_a_refused_connection_and_a_cut_response_are_httpx_errors():
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-        await writer.drain()
-        writer.close()
+    handler = _reply(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial", close=True)
 
     async def main() -> None:
         server, port = await _serve(handler)
@@ -187,10 +194,7 @@ def test_tls_is_verified_and_works():
 def test_a_reader_that_falls_behind_pauses_the_socket_and_loses_nothing():
     body = bytes(range(256)) * 4096  # 1 MiB, four times the buffer's high-water mark
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-        await writer.drain()
+    handler = _reply(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body), body)
 
     async def main() -> bytes:
         server, port = await _serve(handler)
@@ -266,23 +270,15 @@ def test_a_body_that_ends_when_the_server_closes_is_whole():
 
 
 def test_an_interim_response_is_skipped_and_garbage_is_a_protocol_error():
-    async def interim(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n")
-        writer.write(b"Content-Length: 4\r\nX-Id: 7\r\n\r\ndone")
-        await writer.drain()
-
-    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"this is not HTTP\r\n\r\n")
-        await writer.drain()
-
-    async def upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade")
-        writer.write(b"\r\n\r\n")
-        await writer.drain()
-        await asyncio.sleep(1)
+    interim = _reply(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n",
+        b"Content-Length: 4\r\nX-Id: 7\r\n\r\ndone",
+    )
+    garbage = _reply(b"this is not HTTP\r\n\r\n")
+    upgrade = _reply(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+        linger=1,
+    )
 
     async def main() -> httpx.Response:
         server, port = await _serve(interim)
@@ -331,11 +327,7 @@ def test_a_head_request_is_answered_without_waiting_for_a_body():
     """A HEAD response has no body whatever its Content-Length says (HttpTransport hands HEAD
     to httpx's own transport)."""
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-        await writer.drain()
-        await asyncio.sleep(2)
+    handler = _reply(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", linger=2)
 
     async def main() -> httpx.Response:
         server, port = await _serve(handler)
