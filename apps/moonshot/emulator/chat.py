@@ -284,4 +284,4 @@ async def estimate_token_count(request: Request, config: EmulatorConfig) -> Resp
     messages = check_messages(body)
     if isinstance(messages, Response):
         return messages
-    return wire.json_response({"data": {"total_tokens": estimate_messages_tokens(messages)}})
+    return wire.json_response({"data": {"total_tokens": _messages_tokens(messages)}})
