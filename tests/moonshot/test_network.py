@@ -47,6 +47,22 @@ def _reply(*chunks: bytes, linger: float = 0.0, close: bool = False) -> Handler:
     return handler
 
 
+def _answer_each(response: bytes) -> Handler:
+    """A handler that answers every request on its connection with `response`, until the client
+    goes (or fails its TLS handshake)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await _read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            writer.write(response)
+            await writer.drain()
+
+    return handler
+
+
 _TRANSPORT: list[type[httpx.AsyncHTTPTransport]] = [HttpTransport]
 
 
@@ -170,13 +186,7 @@ def test_tls_is_verified_and_works():
     trusted = ssl.create_default_context()
     authority.configure_trust(trusted)
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await _read_request(reader)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
-        await writer.drain()
+    handler = _answer_each(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
 
     async def main() -> None:
         server, port = await _serve(handler, ssl=server_context)
@@ -300,14 +310,7 @@ def test_an_interim_response_is_skipped_and_garbage_is_a_protocol_error():
 
 
 def test_the_connection_limit_gives_a_pool_timeout_and_frees_slots_on_close():
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                await _read_request(reader)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                return
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
+    handler = _answer_each(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
     async def main() -> list[str]:
         server, port = await _serve(handler)
