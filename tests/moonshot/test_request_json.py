@@ -44,6 +44,8 @@ def test_bytes_match_what_httpx_sends_for_json():
     # Again from the cache: still the same bytes.
     assert request_json.encode_chat_body(value) == httpx_bytes(value)
     assert json.loads(request_json.encode_chat_body(value)) == value
+    for edge in ({}, {"messages": []}, {"messages": [document(2)]}, {"model": "m"}):
+        assert request_json.encode_chat_body(edge) == httpx_bytes(edge)
 
 
 def test_long_messages_are_encoded_once_and_changed_documents_are_new_entries():
