@@ -1,20 +1,22 @@
 """Writes for chat: conversations, and the two ends of one question-and-answer turn.
 
 A turn is split so that no database connection is held while tokens flow:
-`start_turn` (before streaming) saves the question first — no failure can lose it — creates the
-assistant message in STREAMING state and builds the context; `finish_turn` (after streaming,
-whatever happened) saves the answer with its status, usage and cost in one short write.
+`start_turn` (before streaming) saves the question first — no failure can lose it — and builds
+the context; `open_answer` creates the assistant message in STREAMING state (the stream calls it
+while the provider request goes out: the provider does not need it, so the first token does not
+wait for it); `finish_turn` (after streaming, whatever happened) saves the answer with its
+status, usage and cost in one short write.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -108,7 +110,10 @@ class PreparedTurn:
     conversation_id: int
     workspace_id: int
     question_id: int
-    answer_id: int
+    # When the question was saved: its answer sorts just after it (see `open_answer`).
+    asked_at: datetime
+    # None until `open_answer` created the answer (`start_turn` does so itself on regenerate).
+    answer_id: int | None
     title: str
     plan: ContextPlan
     offline: bool
@@ -151,10 +156,11 @@ def start_turn(
     question: str = "",
     regenerate: bool = False,
 ) -> PreparedTurn:
-    """Save the question, create the answer placeholder, and plan the provider request.
+    """Save the question and plan the provider request; `open_answer` then creates the answer.
 
     The question is committed before anything goes upstream, so no later failure can lose it.
-    With `regenerate`, the last answer (if any) is deleted and the last question asked again.
+    With `regenerate`, the last answer (if any) is deleted and the last question asked again,
+    and its replacement is created here, under the lock (`answer_id` is set).
     Raises NotAllowed; OverLimit when the workspace's daily token limit is used up (nothing is
     saved then: the page gives the question back); ChatError for an empty or oversized question
     or nothing to regenerate.
@@ -171,6 +177,7 @@ def start_turn(
         raise OverLimit(str(error)) from error
     offline_mode = not provider_configured()
     conversation.workspace = workspace
+    answer_id: int | None = None
     if regenerate:
         with transaction.atomic():
             # Locked: two regenerates at once must not both delete and replace the answer.
@@ -188,12 +195,14 @@ def start_turn(
             documents, plan, sources = _plan(conversation, question_message.content, earlier)
             answer = _answer_placeholder(conversation, plan, sources, offline=offline_mode)
             answer.save()
+            answer_id = answer.pk
             _touch(conversation)
         question = question_message.content
     else:
         # No transaction and no lock: each statement commits on its own, the question first,
-        # so no later failure can lose it. Two questions sent at once in one conversation are
-        # each answered from the history committed when they were asked.
+        # so no later failure can lose it; its answer comes with `open_answer`. Two questions
+        # sent at once in one conversation are each answered from the history committed when
+        # they were asked.
         documents, plan, sources = _plan(
             conversation, question, selectors.conversation_messages(conversation)
         )
@@ -204,17 +213,15 @@ def start_turn(
             role=Role.USER,
             content=question,
         )
-        answer = _answer_placeholder(conversation, plan, sources, offline=offline_mode)
-        answer.save()
         if not conversation.title:
             conversation.title = make_title(question)
-        _touch(conversation)
     citation_urls = selectors.citation_urls(workspace, documents)
     return PreparedTurn(
         conversation_id=conversation.pk,
         workspace_id=conversation.workspace_id,
         question_id=question_message.pk,
-        answer_id=answer.pk,
+        asked_at=question_message.created_at,
+        answer_id=answer_id,
         title=conversation.title,
         plan=plan,
         offline=offline_mode,
@@ -224,6 +231,37 @@ def start_turn(
         quote_sources={citation_label(d.name): d.text for d in documents},
         refusal="" if offline_mode or plan.fits else plan.reason,
     )
+
+
+def open_answer(turn: PreparedTurn) -> int | None:
+    """Create the answer of a turn in STREAMING state (once: later calls return its id) and
+    move the conversation to the top of the list, with the title of its first question.
+
+    The answer sorts just after its question (a microsecond later), even when another question
+    was asked in the conversation meanwhile. Returns None when the conversation was deleted
+    since the question was saved (then there is nothing to answer into).
+    """
+    if turn.answer_id is not None:
+        return turn.answer_id
+    try:
+        answer = Message.objects.create(
+            conversation_id=turn.conversation_id,
+            workspace_id=turn.workspace_id,
+            role=Role.ASSISTANT,
+            status=Status.STREAMING,
+            model="" if turn.offline else turn.plan.model.id,
+            offline=turn.offline,
+            sources=turn.sources,
+            created_at=turn.asked_at + timedelta(microseconds=1),
+        )
+    except IntegrityError:  # the conversation (and its question) is gone
+        return None
+    turn.answer_id = answer.pk
+    Conversation.objects.filter(pk=turn.conversation_id).update(
+        title=Case(When(title="", then=Value(turn.title)), default=F("title")),
+        updated_at=timezone.now(),
+    )
+    return answer.pk
 
 
 def _plan(

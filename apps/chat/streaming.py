@@ -1,8 +1,10 @@
 """The answer stream: relay the provider's tokens (or the offline answer) to the browser as SSE.
 
-Runs entirely in the event loop without touching the database: `PreparedTurn` was built before
-streaming, and the outcome is written by `services.finish_turn` in one short call at the end,
-however the stream ended (complete, failed, or stopped because the client went away).
+Runs in the event loop and holds no database connection: `PreparedTurn` was built before
+streaming; the answer's row is created by `services.open_answer` in the request's thread while
+the provider works on the request; and the outcome is written by `services.finish_turn` in one
+short call at the end, however the stream ended (complete, failed, or stopped because the
+client went away).
 Events sent to the browser, in order:
   meta {model, sources, offline, title}  once, first
   queued {position, eta_seconds, reason} while waiting for an admission slot (again as heartbeat)
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +43,8 @@ from .models import Status
 from .quotes import check_quotes
 from .services import PreparedTurn
 from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_delta, sse_event
+
+logger = logging.getLogger(__name__)
 
 HTML_EVERY_SECONDS = 0.25
 # Re-rendering growing answers takes at most this share of the event loop on average, and at
@@ -104,11 +109,14 @@ def _queued(info: WaitInfo) -> dict[str, Any]:
     return {"position": info.position, "eta_seconds": eta, "reason": info.reason}
 
 
-async def _provider_answer(turn: PreparedTurn, state: TurnState, emit: Emit) -> None:
+async def _provider_answer(
+    turn: PreparedTurn, state: TurnState, emit: Emit, open_answer: Callable[[], None]
+) -> None:
     admission = _WatchedAdmission(get_controller(), state)
     client = AsyncMoonshotClient(admission=admission, retry=RETRY_POLICY)  # type: ignore[arg-type]
 
     async def on_wait(info: WaitInfo) -> None:
+        open_answer()
         state.waiting = info
         await emit("queued", _queued(info))
 
@@ -117,6 +125,7 @@ async def _provider_answer(turn: PreparedTurn, state: TurnState, emit: Emit) -> 
         model=turn.plan.model.id,
         max_tokens=turn.plan.max_tokens,
         on_wait=on_wait,
+        on_sent=open_answer,
         prompt_tokens=turn.plan.prompt_tokens,
     ):
         if chunk.text:
@@ -201,6 +210,16 @@ async def _heartbeat(state: TurnState, emit: Emit) -> None:
 def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
     """The async iterator of SSE text for one prepared turn."""
     state = TurnState(model="" if turn.offline else turn.plan.model.id)
+    opening: asyncio.Future[int | None] | None = None
+
+    def open_answer() -> None:
+        """Create the answer's row, in the request's thread, once. The provider does not need
+        it, so it is made while the provider works (once the request is written, or while it
+        waits in the admission queue), not before the request goes out: on this path the
+        first token would wait for two more database writes."""
+        nonlocal opening
+        if opening is None:
+            opening = asyncio.ensure_future(sync_to_async(_open_answer)(turn))
 
     async def pump(queue: asyncio.Queue[str]) -> None:
         async def emit(event: str, data: dict[str, Any]) -> None:
@@ -221,9 +240,10 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
             if turn.refusal:
                 raise state.fail(turn.refusal, retryable=True)
             if turn.offline:
+                open_answer()
                 await _offline_answer(turn, state, emit)
             else:
-                await _provider_answer(turn, state, emit)
+                await _provider_answer(turn, state, emit, open_answer)
         except errors.MoonshotError as error:
             raise state.fail(str(error.user_message), retryable=error.retryable) from error
         finally:
@@ -238,6 +258,11 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
         await emit("done", {"status": Status.COMPLETE})
 
     async def on_finish(outcome: RelayOutcome) -> None:
+        if opening is not None:
+            try:
+                await opening
+            except Exception:  # the database failed; _save tries once more
+                logger.warning("could not create the answer of a turn", exc_info=True)
         ttft = None
         if state.first_token_at is not None:
             ttft = int((state.first_token_at - state.started) * 1000)
@@ -254,13 +279,23 @@ def _status(outcome: RelayOutcome, state: TurnState) -> str:
     return Status.COMPLETE
 
 
+def _open_answer(turn: PreparedTurn) -> int | None:
+    try:
+        return services.open_answer(turn)
+    finally:
+        release_db_connections()
+
+
 def _save(turn: PreparedTurn, state: TurnState, status: str, ttft_ms: int | None) -> None:
     error_message = state.error_message
     if status == Status.FAILED and not error_message:
         error_message = _("The answer could not be completed. Please try again.")
     try:
+        answer_id = services.open_answer(turn)  # its id, unless creating it failed at first
+        if answer_id is None:
+            return  # the conversation was deleted while the answer streamed
         services.finish_turn(
-            answer_id=turn.answer_id,
+            answer_id=answer_id,
             text=state.text,
             status=status,
             usage=state.usage,

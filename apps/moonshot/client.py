@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.request
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -290,6 +290,17 @@ def _body(response: httpx.Response) -> AsyncIterator[bytes]:
     return response.aiter_bytes()
 
 
+def _trace_sent(on_sent: Callable[[], Any]) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """An httpcore `trace` extension that calls `on_sent` once the request is written (both
+    apps/moonshot/http11 and httpcore's own connections report that event)."""
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event == "http11.send_request_body.complete":
+            on_sent()
+
+    return trace
+
+
 class AsyncMoonshotClient(_Base):
     """Asynchronous client for the streaming chat view (one httpx.AsyncClient per event loop)."""
 
@@ -320,12 +331,14 @@ class AsyncMoonshotClient(_Base):
         max_tokens: int = DEFAULT_MAX_TOKENS,
         temperature: float | None = None,
         on_wait: Callable[[WaitInfo], Any] | None = None,
+        on_sent: Callable[[], Any] | None = None,
         prompt_tokens: int | None = None,
     ) -> AsyncIterator[StreamChunk]:
         """Yield chunks as they arrive, holding one admission slot for the whole stream.
 
         `prompt_tokens`: the caller's estimate of `messages`, charged at admission instead of
-        estimating them again (see `chat_cost`).
+        estimating them again (see `chat_cost`). `on_sent` is called (on the loop, not awaited)
+        each time the whole request has been written, while the provider works on it.
 
         Failures before the first chunk are retried through admission like any call; once a
         chunk has been yielded nothing is retried (the user already sees the answer). Closing
@@ -341,7 +354,7 @@ class AsyncMoonshotClient(_Base):
                     self.admission.aslot(
                         cost_tokens=cost, priority=Priority.INTERACTIVE, on_wait=on_wait
                     ),
-                    self._open_stream(body) as response,
+                    self._open_stream(body, on_sent) as response,
                 ):
                     async for chunk in aiter_chunks(_body(response)):
                         started = True
@@ -368,13 +381,18 @@ class AsyncMoonshotClient(_Base):
                 await asyncio.sleep(wait)
 
     @contextlib.asynccontextmanager
-    async def _open_stream(self, body: dict[str, Any]) -> AsyncIterator[httpx.Response]:
+    async def _open_stream(
+        self, body: dict[str, Any], on_sent: Callable[[], Any] | None = None
+    ) -> AsyncIterator[httpx.Response]:
         url = f"{self.base_url}/chat/completions"
         # The same bytes as json=body, with the long document messages encoded once (see
         # request_json): this runs on the event loop that relays every other answer.
         content = encode_chat_body(body)
         headers = {**self.headers, "Content-Type": "application/json"}
-        async with self._http().stream("POST", url, content=content, headers=headers) as response:
+        extensions = {} if on_sent is None else {"trace": _trace_sent(on_sent)}
+        async with self._http().stream(
+            "POST", url, content=content, headers=headers, extensions=extensions
+        ) as response:
             if not response.is_success:
                 await response.aread()
                 raise _parse_error(response)

@@ -272,7 +272,11 @@ class _Body(httpx.AsyncByteStream):
 
 
 class HttpTransport(httpx.AsyncHTTPTransport):
-    """An httpx transport for the async provider client (see the module docstring)."""
+    """An httpx transport for the async provider client (see the module docstring).
+
+    Of httpcore's `trace` request extension it reports the one event the client listens for:
+    "http11.send_request_body.complete", once the whole request is written.
+    """
 
     def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext | bool = True) -> None:
         # One context for both (loading the CA bundle takes about 30 ms): this one's
@@ -363,8 +367,16 @@ class HttpTransport(httpx.AsyncHTTPTransport):
             raise httpx.WriteError("the connection is closed", request=request)
         head = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
         head += [b"%s: %s\r\n" % (name, value) for name, value in request.headers.raw]
-        conn.transport.write(b"".join(head) + b"\r\n" + content)
+        head.append(b"\r\n")
+        # Two writes, not one joined buffer: the body is ~400 kB with 100k tokens of documents,
+        # and each copy of it is a fresh buffer to fault in (about 0.2 ms each here).
+        conn.transport.write(b"".join(head))
+        conn.transport.write(content)
         await conn.drained(timeout)
+        # httpcore's trace extension, with the event httpcore itself reports at this point.
+        trace = request.extensions.get("trace")
+        if trace is not None:
+            await trace("http11.send_request_body.complete", {"return_value": None})
 
     def _release(self, origin: _Origin, conn: _Connection, reusable: bool) -> None:
         idle = self._idle.setdefault(origin, [])

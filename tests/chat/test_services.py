@@ -25,22 +25,27 @@ def _membership(team, user) -> Membership:
     return Membership.objects.get(workspace=team, user=user)
 
 
+def _ask(**kwargs) -> services.PreparedTurn:
+    """A turn as the stream view makes it: the question, then its answer."""
+    turn = services.start_turn(**kwargs)
+    services.open_answer(turn)
+    return turn
+
+
 @pytest.fixture
 def conversation(team, owner) -> Conversation:
     return services.create_conversation(workspace=team, user=owner)
 
 
 def test_title_comes_from_the_first_question_only(offline, conversation, owner_membership):
-    services.start_turn(
+    _ask(
         conversation=conversation,
         membership=owner_membership,
         question="  What is   the warranty\nperiod for the pump?  ",
     )
     conversation.refresh_from_db()
     assert conversation.title == "What is the warranty period for the pump?"
-    services.start_turn(
-        conversation=conversation, membership=owner_membership, question="And the valves?"
-    )
+    _ask(conversation=conversation, membership=owner_membership, question="And the valves?")
     conversation.refresh_from_db()
     assert conversation.title == "What is the warranty period for the pump?"
 
@@ -51,24 +56,62 @@ def test_long_titles_are_cut_at_a_word():
     assert title.endswith("word…")
 
 
-def test_start_turn_saves_the_question_and_a_streaming_answer(
+def test_start_turn_saves_the_question_and_open_answer_a_streaming_answer(
     offline, team, conversation, owner_membership
 ):
     doc = ready_document(team, "pump.txt", "The pump warranty lasts 24 months.")
     turn = services.start_turn(
         conversation=conversation, membership=owner_membership, question="Warranty?"
     )
-    question, answer = Message.objects.filter(conversation=conversation)
+    (question,) = Message.objects.filter(conversation=conversation)
     assert (question.role, question.content, question.status) == (
         Role.USER,
         "Warranty?",
         Status.COMPLETE,
     )
-    assert (answer.role, answer.status, answer.offline) == (Role.ASSISTANT, Status.STREAMING, True)
-    assert answer.sources == [{"id": doc.pk, "name": "pump.txt", "narrowed": False}]
-    assert turn.answer_id == answer.pk and turn.question_id == question.pk
+    assert turn.answer_id is None and turn.question_id == question.pk
     assert "24 months" in turn.offline_answer
     assert turn.citation_urls == {"pump.txt": f"/w/{team.slug}/documents/{doc.pk}/"}
+
+    answer_id = services.open_answer(turn)
+    assert services.open_answer(turn) == answer_id == turn.answer_id  # once only
+    question, answer = Message.objects.filter(conversation=conversation)
+    assert (answer.pk, answer.role, answer.status, answer.offline) == (
+        answer_id,
+        Role.ASSISTANT,
+        Status.STREAMING,
+        True,
+    )
+    assert answer.sources == [{"id": doc.pk, "name": "pump.txt", "narrowed": False}]
+
+
+def test_an_answer_sorts_just_after_its_question(offline, conversation, owner_membership):
+    first = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="First?"
+    )
+    second = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="Second?"
+    )
+    services.open_answer(second)
+    services.open_answer(first)
+    assert list(conversation.messages.values_list("pk", flat=True)) == [
+        first.question_id,
+        first.answer_id,
+        second.question_id,
+        second.answer_id,
+    ]
+
+
+@pytest.mark.django_db(transaction=True)  # the foreign key is checked when the insert commits
+def test_no_answer_is_opened_once_the_conversation_is_deleted(
+    offline, conversation, owner_membership
+):
+    turn = services.start_turn(
+        conversation=conversation, membership=owner_membership, question="Gone?"
+    )
+    conversation.delete()
+    assert services.open_answer(turn) is None
+    assert not Message.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)  # real commits: what is saved survives the failure
@@ -84,9 +127,7 @@ def test_the_question_is_committed_even_when_saving_its_answer_fails(
 
     monkeypatch.setattr(Message, "save", failing_save)
     with pytest.raises(RuntimeError):
-        services.start_turn(
-            conversation=conversation, membership=owner_membership, question="Kept?"
-        )
+        _ask(conversation=conversation, membership=owner_membership, question="Kept?")
     saved = Message.objects.filter(conversation=conversation)
     assert [(m.role, m.content) for m in saved] == [(Role.USER, "Kept?")]
 
@@ -98,9 +139,7 @@ def test_two_questions_at_once_in_one_conversation_are_both_saved_with_their_ans
     def ask(question: str) -> int:
         try:
             conv = Conversation.objects.get(pk=conversation.pk)
-            return services.start_turn(
-                conversation=conv, membership=owner_membership, question=question
-            ).answer_id
+            return _ask(conversation=conv, membership=owner_membership, question=question).answer_id
         finally:
             connections.close_all()
 
@@ -118,9 +157,9 @@ def test_empty_and_oversized_questions_are_refused_before_saving(
     offline, conversation, owner_membership
 ):
     with pytest.raises(services.ChatError):
-        services.start_turn(conversation=conversation, membership=owner_membership, question="  ")
+        _ask(conversation=conversation, membership=owner_membership, question="  ")
     with pytest.raises(services.ChatError):
-        services.start_turn(
+        _ask(
             conversation=conversation,
             membership=owner_membership,
             question="x" * (services.MAX_QUESTION_CHARS + 1),
@@ -129,18 +168,12 @@ def test_empty_and_oversized_questions_are_refused_before_saving(
 
 
 def test_regenerate_replaces_the_last_answer(offline, conversation, owner_membership):
-    first = services.start_turn(
-        conversation=conversation, membership=owner_membership, question="First?"
-    )
+    first = _ask(conversation=conversation, membership=owner_membership, question="First?")
     services.finish_turn(answer_id=first.answer_id, text="one", status=Status.COMPLETE)
-    second = services.start_turn(
-        conversation=conversation, membership=owner_membership, question="Second?"
-    )
+    second = _ask(conversation=conversation, membership=owner_membership, question="Second?")
     services.finish_turn(answer_id=second.answer_id, text="two", status=Status.FAILED)
 
-    again = services.start_turn(
-        conversation=conversation, membership=owner_membership, regenerate=True
-    )
+    again = _ask(conversation=conversation, membership=owner_membership, regenerate=True)
     messages = list(conversation.messages.values_list("role", "content", "status"))
     assert messages == [
         (Role.USER, "First?", Status.COMPLETE),
@@ -154,33 +187,25 @@ def test_regenerate_replaces_the_last_answer(offline, conversation, owner_member
 
 def test_regenerate_needs_a_question(offline, conversation, owner_membership):
     with pytest.raises(services.ChatError):
-        services.start_turn(conversation=conversation, membership=owner_membership, regenerate=True)
+        _ask(conversation=conversation, membership=owner_membership, regenerate=True)
 
 
 def test_history_sent_upstream_skips_failed_answers(online, team, conversation, owner_membership):
     ready_document(team, "a.txt", "Alpha text.")
-    first = services.start_turn(
-        conversation=conversation, membership=owner_membership, question="Q1"
-    )
+    first = _ask(conversation=conversation, membership=owner_membership, question="Q1")
     services.finish_turn(answer_id=first.answer_id, text="A1", status=Status.COMPLETE)
-    second = services.start_turn(
-        conversation=conversation, membership=owner_membership, question="Q2"
-    )
+    second = _ask(conversation=conversation, membership=owner_membership, question="Q2")
     services.finish_turn(
         answer_id=second.answer_id, text="", status=Status.FAILED, error_message="x"
     )
-    turn = services.start_turn(
-        conversation=conversation, membership=owner_membership, question="Q3"
-    )
+    turn = _ask(conversation=conversation, membership=owner_membership, question="Q3")
     tail = [(m["role"], m["content"]) for m in turn.plan.messages if m["role"] != "system"]
     assert tail == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2"), ("user", "Q3")]
     assert not turn.offline and turn.plan.model.id == "moonshot-v1-8k"
 
 
 def test_finish_turn_saves_usage_and_the_catalogue_cost(offline, conversation, owner_membership):
-    turn = services.start_turn(
-        conversation=conversation, membership=owner_membership, question="Cost?"
-    )
+    turn = _ask(conversation=conversation, membership=owner_membership, question="Cost?")
     usage = Usage(prompt_tokens=10_000, completion_tokens=2_000, cached_tokens=4_000)
     answer = services.finish_turn(
         answer_id=turn.answer_id,
@@ -209,9 +234,7 @@ def test_finish_turn_saves_usage_and_the_catalogue_cost(offline, conversation, o
 
 
 def test_finish_turn_after_the_conversation_was_deleted(offline, conversation, owner_membership):
-    turn = services.start_turn(
-        conversation=conversation, membership=owner_membership, question="Gone?"
-    )
+    turn = _ask(conversation=conversation, membership=owner_membership, question="Gone?")
     conversation.delete()
     assert services.finish_turn(answer_id=turn.answer_id, text="x", status="complete") is None
 
@@ -301,9 +324,7 @@ def test_rename_and_delete_by_creator_or_admin_only(team, owner, member, owner_m
     with pytest.raises(services.NotAllowed):
         services.delete_conversation(conversation=mine, membership=_membership(team, other_member))
     with pytest.raises(services.NotAllowed):
-        services.start_turn(
-            conversation=mine, membership=_membership(team, other_member), question="Hi?"
-        )
+        _ask(conversation=mine, membership=_membership(team, other_member), question="Hi?")
 
     services.rename_conversation(
         conversation=mine, membership=_membership(team, member), title="  My   plans "
@@ -329,13 +350,11 @@ def test_answers_abandoned_by_a_dead_server_are_failed_with_a_retry(
     from apps.chat.tasks import fail_abandoned_answers
     from docqa.celery import app
 
-    old = services.start_turn(conversation=conversation, membership=owner_membership, question="A?")
+    old = _ask(conversation=conversation, membership=owner_membership, question="A?")
     services.finish_turn(answer_id=old.answer_id, text="", status=Status.STREAMING)
-    done = services.start_turn(conversation=conversation, membership=owner_membership, question="B")
+    done = _ask(conversation=conversation, membership=owner_membership, question="B")
     services.finish_turn(answer_id=done.answer_id, text="Done.", status=Status.COMPLETE)
-    fresh = services.start_turn(
-        conversation=conversation, membership=owner_membership, question="C"
-    )
+    fresh = _ask(conversation=conversation, membership=owner_membership, question="C")
     long_ago = timezone.now() - timedelta(seconds=settings.CHAT_ABANDONED_AFTER_SECONDS + 5)
     Message.objects.filter(pk__in=[old.answer_id, done.answer_id]).update(created_at=long_ago)
 
@@ -361,9 +380,7 @@ def test_answers_abandoned_by_a_dead_server_are_failed_with_a_retry(
 def test_start_turn_refuses_over_the_daily_token_limit(
     offline, team, conversation, owner_membership
 ):
-    first = services.start_turn(
-        conversation=conversation, membership=owner_membership, question="A"
-    )
+    first = _ask(conversation=conversation, membership=owner_membership, question="A")
     services.finish_turn(
         answer_id=first.answer_id,
         text="Answer.",
@@ -377,7 +394,7 @@ def test_start_turn_refuses_over_the_daily_token_limit(
     before = Message.objects.count()
     for regenerate in (False, True):
         with pytest.raises(services.OverLimit, match="used its 1,000 chat tokens"):
-            services.start_turn(
+            _ask(
                 conversation=conversation,
                 membership=owner_membership,
                 question="B",
@@ -387,5 +404,5 @@ def test_start_turn_refuses_over_the_daily_token_limit(
     team.max_tokens_per_day = 1001
     team.save(update_fields=["max_tokens_per_day"])
     owner_membership.workspace.refresh_from_db()
-    services.start_turn(conversation=conversation, membership=owner_membership, question="B")
+    _ask(conversation=conversation, membership=owner_membership, question="B")
     assert Message.objects.count() == before + 2

@@ -309,6 +309,51 @@ def test_no_database_connection_is_held_while_tokens_flow(online, app_server, co
     assert answer_of(conversation).status == Status.COMPLETE
 
 
+def test_the_answer_is_saved_as_streaming_while_the_provider_works(
+    online, app_server, conversation, owner
+):
+    """Its row is made once the request has gone upstream, long before the first token."""
+    online.config.first_token_delay = 1.0
+
+    def streaming_answer() -> bool:
+        return Message.objects.filter(
+            conversation=conversation, role=Role.ASSISTANT, status=Status.STREAMING
+        ).exists()
+
+    with (
+        app_server.client(owner) as client,
+        client.stream("POST", ask_url(conversation), json={"question": "Valve?"}) as response,
+    ):
+        names = []
+        for event in iter_events(response):
+            names.append(event.name)
+            if event.name == "meta":
+                wait_for(streaming_answer, timeout=0.8, message="the streaming answer")
+                assert online.state.in_flight == 1
+                assert "delta" not in names
+    assert answer_of(conversation).status == Status.COMPLETE and "delta" in names
+
+
+def test_the_answer_is_saved_even_when_making_its_row_failed_at_first(
+    online, app_server, conversation, owner, monkeypatch
+):
+    real_open_answer = services.open_answer
+    calls = []
+
+    def flaky_open_answer(turn):
+        calls.append(turn.answer_id)
+        if len(calls) == 1:
+            raise RuntimeError("the database went away for a moment")
+        return real_open_answer(turn)
+
+    monkeypatch.setattr(services, "open_answer", flaky_open_answer)
+    with app_server.client(owner) as client:
+        log = stream(client, ask_url(conversation), {"question": "How often is the valve tested?"})
+    assert log.named("done") and len(calls) == 2
+    answer = answer_of(conversation)
+    assert answer.status == Status.COMPLETE and answer.content == log.text
+
+
 def test_viewer_asks_in_their_own_conversation_but_not_in_others(
     offline, app_server, conversation, viewer
 ):

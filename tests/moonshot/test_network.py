@@ -136,6 +136,36 @@ def test_streams_a_chunked_response_piece_by_piece_and_reuses_the_connection():
     assert len(connections) == 1  # kept alive and reused
 
 
+def test_the_trace_extension_hears_when_the_whole_request_is_written():
+    """The server answers only once the client said (through `trace`) that it sent the body."""
+    body = b"x" * 1_000_000
+    sent = asyncio.Event()
+    received = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        received.append(await reader.readexactly(len(body)))
+        await asyncio.wait_for(sent.wait(), 5)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    async def trace(event: str, info: dict) -> None:
+        if event == "http11.send_request_body.complete":
+            assert info == {"return_value": None}  # what httpcore reports
+            sent.set()
+
+    async def main() -> bytes:
+        server, port = await _serve(handler)
+        async with server, _client() as client:
+            response = await client.post(
+                f"http://127.0.0.1:{port}/", content=body, extensions={"trace": trace}
+            )
+            return response.content
+
+    assert asyncio.run(main()) == b"ok"
+    assert received == [body]
+
+
 def test_a_connection_the_server_closed_while_idle_is_not_reused():
     # Closed without "Connection: close": the client must notice by itself.
     handler = _reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close=True)
