@@ -82,15 +82,28 @@ def _part(role: str, content: str, content_tokens: int | None = None) -> _Part:
 
 
 def _whole_document(doc: DocumentText) -> _Part:
-    marker = prompts.document_marker(doc.content_hash)
-    header = prompts.document_header(doc.name, marker, excerpts=False)
+    content, tokens = _document_message(doc.name, doc.content_hash, doc.token_count, doc.text)
+    return _part("system", content, tokens)
+
+
+# Documents in scope are the same from one question to the next: the message each makes (its
+# text between a header and a footer) is kept, for the most recently used few. Building it
+# again copied the whole text and estimated the frame for every document of every question
+# (0.4 ms of 0.6 ms per question with 100k tokens in scope, measured). The texts come from the
+# process's text cache, so the keys hash once and compare by identity.
+@functools.lru_cache(maxsize=32)
+def _document_message(name: str, content_hash: str, token_count: int, text: str) -> tuple[str, int]:
+    """The system message of one whole document, and its tokens (without message overhead)."""
+    marker = prompts.document_marker(content_hash)
+    header = prompts.document_header(name, marker, excerpts=False)
     footer = prompts.document_footer(marker)
-    body = prompts.document_body(doc.text, marker)
-    body_tokens = doc.token_count if doc.token_count > 0 and body is doc.text else None
-    if body_tokens is None:
-        body_tokens = estimate_tokens(body)
-    tokens = estimate_tokens(header) + body_tokens + estimate_tokens(footer)
-    return _part("system", header + body + footer, tokens)
+    body = prompts.document_body(text, marker)
+    body_tokens = token_count if token_count > 0 and body is text else estimate_tokens(body)
+    return header + body + footer, estimate_tokens(header) + body_tokens + estimate_tokens(footer)
+
+
+# The instructions are one of a few fixed texts (by language).
+_fixed_text_tokens = functools.lru_cache(maxsize=16)(estimate_tokens)
 
 
 def build_context(
@@ -123,7 +136,8 @@ def build_context(
 
     docs = sorted(documents, key=lambda d: d.id)
     turns = [t for t in history if t.content.strip()]
-    guide = _part("system", prompts.instructions(language, has_documents=bool(docs)))
+    instructions = prompts.instructions(language, has_documents=bool(docs))
+    guide = _part("system", instructions, _fixed_text_tokens(instructions))
     ask = _part("user", question)
     fixed = REQUEST_OVERHEAD_TOKENS + guide.tokens + ask.tokens
     ceiling = pinned or largest

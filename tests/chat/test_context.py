@@ -62,6 +62,20 @@ def test_document_messages_are_identical_whatever_the_order_question_or_language
     assert "Answer from the documents only" in first.messages[2]["content"]
 
 
+def test_a_renamed_or_changed_document_is_framed_anew_not_from_the_kept_message():
+    """Document messages are kept between questions; a new name or text is a new message."""
+    first = doc_messages(build_context([REPORT], "Revenue?", []))[0]["content"]
+    again = doc_messages(build_context([REPORT], "Costs?", []))[0]["content"]
+    assert again is first  # kept, not rebuilt
+    renamed = make_doc(REPORT.id, "Renamed.pdf", REPORT.text)
+    changed = make_doc(REPORT.id, REPORT.name, REPORT.text + " Revised.")
+    (renamed_message,) = doc_messages(build_context([renamed], "Revenue?", []))
+    (changed_message,) = doc_messages(build_context([changed], "Revenue?", []))
+    assert renamed_message["content"].startswith("Document [Renamed.pdf]")
+    assert changed_message["content"].count("Revised.") == 1
+    assert document_marker(changed.content_hash) in changed_message["content"]
+
+
 def test_delimiter_is_derived_from_the_content_hash_and_cannot_be_forged():
     marker = document_marker(REPORT.content_hash)
     assert marker == document_marker(REPORT.content_hash)
