@@ -144,3 +144,29 @@ def test_pages_remember_the_workspace_but_chat_streams_do_not_write_the_session(
     request.session.modified = False
     page(request, slug=team.slug)  # the same workspace again: nothing to save
     assert not request.session.modified
+
+
+def test_the_written_out_membership_query_answers_as_the_orm_does(team, owner, viewer, outsider):
+    from django.forms.models import model_to_dict
+    from django.http import Http404
+
+    from apps.workspaces.access import resolve_membership
+    from apps.workspaces.services import create_workspace
+
+    other = create_workspace(owner=outsider, name="Other Team")
+    other.max_tokens_per_day = 5_000
+    other.save()
+    for user, workspace in ((owner, team), (viewer, team), (outsider, other)):
+        membership = resolve_membership(user, workspace.slug)
+        expected = Membership.objects.select_related("workspace").get(
+            workspace__slug=workspace.slug, user=user
+        )
+        assert model_to_dict(membership) == model_to_dict(expected)
+        assert membership.joined_at == expected.joined_at and membership.user is user
+        assert model_to_dict(membership.workspace) == model_to_dict(expected.workspace)
+        assert membership.workspace.created_at == expected.workspace.created_at
+        assert not membership._state.adding and membership._state.db == "default"
+    assert resolve_membership(outsider, other.slug).workspace.max_tokens_per_day == 5_000
+    for user, slug in ((outsider, team.slug), (owner, other.slug), (owner, "no-such-team")):
+        with pytest.raises(Http404):
+            resolve_membership(user, slug)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from functools import cache, lru_cache
 
+from django.db import connection
 from django.db.models import Q, QuerySet
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
+from apps.core import rows
 from apps.documents.models import Document
 from apps.documents.models import Status as DocumentStatus
 from apps.documents.text_cache import text_cache
 from apps.workspaces.models import Membership, Workspace
 
 from .context import DocumentText
-from .models import Conversation, Message
+from .models import Conversation, Message, Status
 from .prompts import citation_label
 
 
@@ -38,6 +42,63 @@ def conversation_messages(conversation: Conversation) -> QuerySet[Message]:
     return conversation.messages.order_by("created_at", "pk")
 
 
+def conversation_in(workspace: Workspace, conversation_id: int) -> Conversation | None:
+    """The workspace's conversation with this id (its workspace set), or None.
+
+    Every chat page and question starts here, so the query is written out (apps/core/rows.py
+    says why): it is `Conversation.objects.filter(workspace=workspace, pk=conversation_id)
+    .first()`, and a test holds the two to the same answers.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_conversation_sql(), [conversation_id, workspace.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    conversation, _end = rows.instance(Conversation, row)
+    conversation.workspace = workspace
+    return conversation
+
+
+@cache
+def _conversation_sql() -> str:
+    return (
+        f'SELECT {rows.columns(Conversation, "c")} FROM "chat_conversation" c'  # noqa: S608
+        ' WHERE c."id" = %s AND c."workspace_id" = %s'
+    )
+
+
+def answered_history(
+    conversation: Conversation, *, before: datetime | None = None
+) -> list[tuple[str, str]]:
+    """(role, content) of the conversation's questions and answered replies, oldest first,
+    optionally only those from `before`: what the context builder may send as history.
+    Failed, still-streaming and empty answers are left out.
+
+    Read before every question is sent, so written out (apps/core/rows.py says why): it is
+    `_history_queryset(conversation, before).values_list("role", "content")`, and a test
+    holds the two to the same rows.
+    """
+    sql, params = _HISTORY_SQL, [conversation.pk, Status.FAILED, Status.STREAMING]
+    if before is not None:
+        sql, params = sql + ' AND "created_at" < %s', [*params, before]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + ' ORDER BY "created_at", "id"', params)
+        return cursor.fetchall()
+
+
+_HISTORY_SQL = (
+    'SELECT "role", "content" FROM "chat_message"'
+    ' WHERE "conversation_id" = %s AND "status" NOT IN (%s, %s) AND "content" <> \'\''
+)
+
+
+def _history_queryset(conversation: Conversation, before: datetime | None) -> QuerySet[Message]:
+    """What `answered_history` reads, through the ORM (for its tests)."""
+    qs = conversation_messages(conversation).exclude(status__in=[Status.FAILED, Status.STREAMING])
+    qs = qs.exclude(content="")
+    return qs if before is None else qs.filter(created_at__lt=before)
+
+
 def ready_documents(workspace: Workspace) -> QuerySet[Document]:
     return (
         Document.objects.filter(workspace=workspace, status=DocumentStatus.READY)
@@ -50,17 +111,18 @@ def ready_documents(workspace: Workspace) -> QuerySet[Document]:
 def scope_documents(conversation: Conversation) -> list[DocumentText]:
     """The ready documents this conversation answers from, in a stable order (by id).
 
-    Only names, ids and versions come from the database each time (as tuples: this runs
-    before every question is sent); the texts themselves come from the process's text cache,
-    which loads those it does not hold at that version."""
-    qs = ready_documents(conversation.workspace)
+    Only names, ids and versions come from the database each time; the texts themselves come
+    from the process's text cache, which loads those it does not hold at that version. This
+    runs before every question is sent, so the query is written out (apps/core/rows.py says
+    why): it is `_scope_queryset(conversation).values_list(*_SCOPE_FIELDS)`, and a test holds
+    the two to the same rows.
+    """
+    sql, params = _SCOPE_SQL, [conversation.workspace_id, DocumentStatus.READY]
     if not conversation.scope_all:
-        qs = qs.filter(pk__in=conversation.documents.values("pk"))
-    rows = list(
-        qs.values_list(
-            "pk", "name", "text__pk", "text__updated_at", "text__token_count", "text__sha256"
-        )
-    )
+        sql, params = sql + _CHOSEN_SQL, [*params, conversation.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + ' ORDER BY d."id"', params)
+        rows = cursor.fetchall()
     texts = text_cache.texts({text_id: version for _, _, text_id, version, _, _ in rows})
     return [
         DocumentText(id=pk, name=name, text=texts[text_id], token_count=tokens, content_hash=sha256)
@@ -69,13 +131,41 @@ def scope_documents(conversation: Conversation) -> list[DocumentText]:
     ]
 
 
+_SCOPE_FIELDS = ("pk", "name", "text__pk", "text__updated_at", "text__token_count", "text__sha256")
+_SCOPE_SQL = (
+    'SELECT d."id", d."name", t."id", t."updated_at", t."token_count", t."sha256"'
+    ' FROM "documents_document" d JOIN "documents_extractedtext" t ON t."id" = d."text_id"'
+    ' WHERE d."workspace_id" = %s AND d."status" = %s'
+)
+_CHOSEN_SQL = (
+    ' AND d."id" IN'
+    ' (SELECT "document_id" FROM "chat_conversation_documents" WHERE "conversation_id" = %s)'
+)
+
+
+def _scope_queryset(conversation: Conversation) -> QuerySet[Document]:
+    """What `scope_documents` reads, through the ORM (for its tests)."""
+    qs = ready_documents(conversation.workspace)
+    if not conversation.scope_all:
+        qs = qs.filter(pk__in=conversation.documents.values("pk"))
+    return qs
+
+
 def citation_urls(
     workspace: Workspace, documents: Iterable[Document | DocumentText]
 ) -> dict[str, str]:
     """How an answer's `[name]` citations link: citation label → the document's page."""
+    prefix = get_script_prefix()
     return {
-        citation_label(d.name): reverse(
-            "documents:detail", args=[workspace.slug, d.pk if isinstance(d, Document) else d.id]
+        citation_label(d.name): _document_url(
+            prefix, workspace.slug, d.pk if isinstance(d, Document) else d.id
         )
         for d in documents
     }
+
+
+@lru_cache(maxsize=4096)
+def _document_url(script_prefix: str, slug: str, document_id: int) -> str:
+    """`reverse` takes about 30 µs here, once per document in scope of every question, so its
+    answers are kept; `script_prefix` is in the key because `reverse` prepends it."""
+    return reverse("documents:detail", args=[slug, document_id])

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -189,9 +189,7 @@ def start_turn(
             conversation.messages.filter(
                 role=Role.ASSISTANT, created_at__gte=question_message.created_at
             ).delete()
-            earlier = selectors.conversation_messages(conversation).filter(
-                created_at__lt=question_message.created_at
-            )
+            earlier = selectors.answered_history(conversation, before=question_message.created_at)
             documents, plan, sources = _plan(conversation, question_message.content, earlier)
             answer = _answer_placeholder(conversation, plan, sources, offline=offline_mode)
             answer.save()
@@ -204,7 +202,7 @@ def start_turn(
         # sent at once in one conversation are each answered from the history committed when
         # they were asked.
         documents, plan, sources = _plan(
-            conversation, question, selectors.conversation_messages(conversation)
+            conversation, question, selectors.answered_history(conversation)
         )
         question_message = Message.objects.create(
             conversation=conversation,
@@ -265,16 +263,12 @@ def open_answer(turn: PreparedTurn) -> int | None:
 
 
 def _plan(
-    conversation: Conversation, question: str, earlier: QuerySet[Message]
+    conversation: Conversation, question: str, earlier: list[tuple[str, str]]
 ) -> tuple[list[DocumentText], ContextPlan, list[dict]]:
-    """The documents in scope, the provider request planned from them and the history, and
-    the sources the answer will list."""
+    """The documents in scope, the provider request planned from them and the history
+    (`earlier`: `selectors.answered_history`), and the sources the answer will list."""
     documents = selectors.scope_documents(conversation)
-    answered = earlier.exclude(status__in=[Status.FAILED, Status.STREAMING]).exclude(content="")
-    history = [
-        Turn(role=role, content=content)
-        for role, content in answered.values_list("role", "content")
-    ]
+    history = [Turn(role=role, content=content) for role, content in earlier]
     plan = build_context(
         documents,
         question,

@@ -7,12 +7,13 @@ import json
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -32,7 +33,10 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
-    return get_object_or_404(Conversation, pk=conversation_id, workspace=request.workspace)
+    conversation = selectors.conversation_in(request.workspace, conversation_id)
+    if conversation is None:
+        raise Http404
+    return conversation
 
 
 # Answers are model output that may echo hostile documents: even if something slipped past the

@@ -406,3 +406,74 @@ def test_start_turn_refuses_over_the_daily_token_limit(
     owner_membership.workspace.refresh_from_db()
     _ask(conversation=conversation, membership=owner_membership, question="B")
     assert Message.objects.count() == before + 2
+
+
+def test_the_written_out_scope_query_answers_as_the_orm_does(team, owner, conversation):
+    from apps.documents.models import Status as DocumentStatus
+    from apps.workspaces.services import create_workspace
+
+    a = ready_document(team, "a.txt", "Alpha.")
+    b = ready_document(team, "b.txt", "Beta.")
+    c = ready_document(team, "c.txt", "Gamma.")
+    c.status = DocumentStatus.FAILED
+    c.save()
+    elsewhere = create_workspace(owner=owner, name="Elsewhere")
+    ready_document(elsewhere, "other.txt", "Other team's text.")
+
+    def both(conv: Conversation) -> tuple[list, list]:
+        written = [
+            (d.id, d.name, d.token_count, d.content_hash) for d in selectors.scope_documents(conv)
+        ]
+        orm = [
+            (pk, name, tokens, sha)
+            for pk, name, _text, _version, tokens, sha in selectors._scope_queryset(
+                conv
+            ).values_list(*selectors._SCOPE_FIELDS)
+        ]
+        return written, orm
+
+    written, orm = both(conversation)
+    assert written == orm and [row[0] for row in written] == [a.pk, b.pk]
+    conversation.scope_all = False
+    conversation.save()
+    conversation.documents.set([b, c])
+    written, orm = both(conversation)
+    assert written == orm and [row[0] for row in written] == [b.pk]
+    assert [d.text for d in selectors.scope_documents(conversation)] == ["Beta."]
+
+
+def test_the_written_out_conversation_and_history_queries_answer_as_the_orm_does(
+    offline, team, owner, conversation, owner_membership
+):
+    from django.forms.models import model_to_dict
+
+    from apps.workspaces.services import create_workspace
+
+    elsewhere = create_workspace(owner=owner, name="Elsewhere")
+    found = selectors.conversation_in(team, conversation.pk)
+    expected = Conversation.objects.filter(workspace=team, pk=conversation.pk).first()
+    assert model_to_dict(found) == model_to_dict(expected) and found.workspace is team
+    assert found.created_at == expected.created_at and found.updated_at == expected.updated_at
+    assert selectors.conversation_in(elsewhere, conversation.pk) is None
+    assert selectors.conversation_in(team, conversation.pk + 1000) is None
+
+    first = _ask(conversation=conversation, membership=owner_membership, question="Q1")
+    services.finish_turn(answer_id=first.answer_id, text="A1", status=Status.COMPLETE)
+    second = _ask(conversation=conversation, membership=owner_membership, question="Q2")
+    services.finish_turn(answer_id=second.answer_id, text="", status=Status.STOPPED)
+    third = _ask(conversation=conversation, membership=owner_membership, question="Q3")
+    services.finish_turn(answer_id=third.answer_id, text="x", status=Status.FAILED)
+    _ask(conversation=conversation, membership=owner_membership, question="Q4")  # streaming
+    q3 = Message.objects.get(pk=third.question_id)
+    for before in (None, q3.created_at):
+        written = selectors.answered_history(conversation, before=before)
+        orm = list(selectors._history_queryset(conversation, before).values_list("role", "content"))
+        assert [tuple(row) for row in written] == orm
+    assert [tuple(r) for r in selectors.answered_history(conversation)] == [
+        ("user", "Q1"),
+        ("assistant", "A1"),
+        ("user", "Q2"),
+        ("user", "Q3"),
+        ("user", "Q4"),
+    ]
+    assert len(selectors.answered_history(conversation, before=q3.created_at)) == 3
