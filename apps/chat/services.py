@@ -177,7 +177,6 @@ def start_turn(
         raise OverLimit(str(error)) from error
     offline_mode = not provider_configured()
     conversation.workspace = workspace
-    answer_id: int | None = None
     if regenerate:
         with transaction.atomic():
             # Locked: two regenerates at once must not both delete and replace the answer.
@@ -190,40 +189,44 @@ def start_turn(
                 role=Role.ASSISTANT, created_at__gte=question_message.created_at
             ).delete()
             earlier = selectors.answered_history(conversation, before=question_message.created_at)
-            documents, plan, sources = _plan(conversation, question_message.content, earlier)
-            answer = _answer_placeholder(conversation, plan, sources, offline=offline_mode)
-            answer.save()
-            answer_id = answer.pk
-            _touch(conversation)
-        question = question_message.content
-    else:
-        # No transaction and no lock: each statement commits on its own, the question first,
-        # so no later failure can lose it; its answer comes with `open_answer`. Two questions
-        # sent at once in one conversation are each answered from the history committed when
-        # they were asked.
-        documents, plan, sources = _plan(
-            conversation, question, selectors.answered_history(conversation)
-        )
-        question_message = Message.objects.create(
-            conversation=conversation,
-            workspace=workspace,
-            author=membership.user,
-            role=Role.USER,
-            content=question,
-        )
-        if not conversation.title:
-            conversation.title = make_title(question)
-    citation_urls = selectors.citation_urls(workspace, documents)
+            turn = _prepare(conversation, question_message, earlier, offline_mode)
+            open_answer(turn)
+        return turn
+    # No transaction and no lock: each statement commits on its own, the question first, so no
+    # later failure can lose it; its answer comes with `open_answer`. Two questions sent at
+    # once in one conversation are each answered from the history committed when they were
+    # asked.
+    earlier = selectors.answered_history(conversation)
+    question_message = Message.objects.create(
+        conversation=conversation,
+        workspace=workspace,
+        author=membership.user,
+        role=Role.USER,
+        content=question,
+    )
+    return _prepare(conversation, question_message, earlier, offline_mode)
+
+
+def _prepare(
+    conversation: Conversation,
+    question_message: Message,
+    earlier: list[tuple[str, str]],
+    offline_mode: bool,
+) -> PreparedTurn:
+    """The turn that answers the saved `question_message`, with `earlier` as its history."""
+    question = question_message.content
+    documents, plan, sources = _plan(conversation, question, earlier)
+    workspace = conversation.workspace
     return PreparedTurn(
         conversation_id=conversation.pk,
-        workspace_id=conversation.workspace_id,
+        workspace_id=workspace.pk,
         question_id=question_message.pk,
         asked_at=question_message.created_at,
-        answer_id=answer_id,
-        title=conversation.title,
+        answer_id=None,
+        title=conversation.title or make_title(question),
         plan=plan,
         offline=offline_mode,
-        citation_urls=citation_urls,
+        citation_urls=selectors.citation_urls(workspace, documents),
         sources=sources,
         offline_answer=offline.compose(documents, question) if offline_mode else "",
         quote_sources={citation_label(d.name): d.text for d in documents},
@@ -281,26 +284,6 @@ def _plan(
         {"id": pk, "name": names[pk], "narrowed": pk in plan.narrowed} for pk in plan.included
     ]
     return documents, plan, sources
-
-
-def _answer_placeholder(
-    conversation: Conversation, plan: ContextPlan, sources: list[dict], *, offline: bool
-) -> Message:
-    return Message(
-        conversation=conversation,
-        workspace=conversation.workspace,
-        role=Role.ASSISTANT,
-        status=Status.STREAMING,
-        model="" if offline else plan.model.id,
-        offline=offline,
-        sources=sources,
-    )
-
-
-def _touch(conversation: Conversation) -> None:
-    """The conversation moves to the top of the list (and keeps the title it may have got)."""
-    conversation.updated_at = timezone.now()
-    conversation.save(update_fields=["title", "updated_at"])
 
 
 def finish_turn(

@@ -44,10 +44,11 @@ def instance(model: type[M], row: Sequence[Any], start: int = 0) -> tuple[M, int
 @cache
 def _layout(model: type[Model]) -> tuple[list[str], list[tuple[int, Any, Callable[..., Any]]]]:
     fields = model._meta.concrete_fields
-    converters = [
-        (index, field.get_col(model._meta.db_table), convert)
-        for index, field in enumerate(fields)
-        for convert in connection.ops.get_db_converters(field.get_col(model._meta.db_table))
-        + field.get_db_converters(connection)
-    ]
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column) + field.get_db_converters(
+            connection
+        ):
+            converters.append((index, column, convert))
     return [f.attname for f in fields], converters
