@@ -69,7 +69,9 @@ class Message(models.Model):
     cached_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     cost_cny = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
-    # [{"id": 3, "name": "plan.pdf", "narrowed": false}, ...]: what the answer was built from.
+    # [{"id": 3, "name": "plan.pdf", "narrowed": false, "cited": true}, ...]: what the answer
+    # was built from, those it cited or quoted first (`cited` is absent on answers saved
+    # before it was recorded: they list every source as used).
     sources = models.JSONField(default=list, blank=True)
     # [{"quote": "…", "document": "plan.pdf", "found": true}, ...]: see apps.chat.quotes.
     quotes = models.JSONField(_("quotations checked"), default=list, blank=True)
@@ -85,6 +87,16 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def cited_sources(self) -> list[dict]:
+        """The documents the answer cited or quoted."""
+        return [s for s in self.sources if s.get("cited", True)]
+
+    @property
+    def other_sources(self) -> list[dict]:
+        """The documents that were in scope but that the answer did not use."""
+        return [s for s in self.sources if not s.get("cited", True)]
 
     @property
     def missing_quotes(self) -> list[dict]:

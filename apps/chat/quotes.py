@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from apps.chat.prompts import citation_label
 
@@ -31,6 +31,8 @@ _QUOTE = re.compile(
 _CITED_AFTER = re.compile(
     r"^[\s.,;:!?。，；：！？)）]{0,3}(?:\[([^\[\]\n]{1,600})\]|【([^【】\n]{1,600})】)"
 )
+# Any citation bracket in the answer ("… [report.pdf]", "【合同.docx】"), wherever it stands.
+_CITATION = re.compile(r"\[([^\[\]\n]{1,600})\]|【([^【】\n]{1,600})】")
 _CITATION_SPLIT = re.compile(r"\s*[,;、，；]\s*")
 _ELLIPSIS = re.compile(r"\s*(?:\[…\]|\[\.\.\.\]|…+|\.{3,})\s*")
 _SPACE = re.compile(r"\s+")
@@ -47,6 +49,7 @@ class QuoteCheck:
     quote: str  # as written in the answer (cut to MAX_STORED_CHARS)
     document: str  # the citation label it was credited to, "" when none followed it
     found: bool
+    found_in: str = field(default="", compare=False)  # the first document holding it
 
     def as_json(self) -> dict[str, str | bool]:
         return {"quote": self.quote, "document": self.document, "found": self.found}
@@ -85,11 +88,33 @@ def check_quotes(answer: str, documents: Mapping[str, str]) -> list[QuoteCheck]:
             continue
         cited = _cited_after(answer[match.end() : match.end() + 620], documents)
         labels = cited or list(documents)
-        found = any(_contains(text_of(label), span) for label in labels)
-        checks.append(QuoteCheck(span[:MAX_STORED_CHARS], cited[0] if cited else "", found))
+        found_in = next((label for label in labels if _contains(text_of(label), span)), "")
+        checks.append(
+            QuoteCheck(span[:MAX_STORED_CHARS], cited[0] if cited else "", bool(found_in), found_in)
+        )
         if len(checks) == MAX_QUOTES:
             break
     return checks
+
+
+def documents_used(answer: str, checks: list[QuoteCheck], labels: list[str]) -> list[str]:
+    """The labels (of `labels`) the answer used, in the order it first used them: each one
+    cited in brackets anywhere in the answer, then each whose text holds one of its
+    quotations. A document the answer neither cites nor quotes was only in scope, whatever the
+    model read of it."""
+    known = set(labels)
+    used: dict[str, None] = {}
+    for match in _CITATION.finditer(answer):
+        inside = match.group(1) if match.group(1) is not None else match.group(2)
+        names = [
+            citation_label(inside),
+            *(citation_label(n) for n in _CITATION_SPLIT.split(inside)),
+        ]
+        used.update(dict.fromkeys(name for name in names if name in known))
+    for check in checks:
+        if check.found_in in known:
+            used[check.found_in] = None
+    return list(used)
 
 
 def _cited_after(following: str, documents: Mapping[str, str]) -> list[str]:

@@ -297,6 +297,7 @@ def finish_turn(
     retryable: bool = False,
     ttft_ms: int | None = None,
     quotes: list[dict] | None = None,
+    sources: list[dict] | None = None,
 ) -> Message | None:
     """Save what was generated, however the stream ended, in one short write. Cost comes from
     the catalogue price of the model that answered. None when the answer is gone (its
@@ -311,6 +312,8 @@ def finish_turn(
     answer.finished_at = timezone.now()
     answer.ttft_ms = ttft_ms
     answer.quotes = quotes or []
+    if sources is not None:
+        answer.sources = sources
     if model:
         answer.model = model
     if usage is not None:
@@ -320,6 +323,14 @@ def finish_turn(
         answer.cost_cny = turn_cost(answer.model, usage) or Decimal(0)
     answer.save()
     return answer
+
+
+def mark_cited_sources(sources: list[dict], used: list[str]) -> list[dict]:
+    """The turn's `sources`, each marked `cited` when its citation label is in `used` (see
+    `quotes.documents_used`); the cited first, in the order the answer used them."""
+    order = {label: i for i, label in enumerate(used)}
+    marked = [{**s, "cited": citation_label(s["name"]) in order} for s in sources]
+    return sorted(marked, key=lambda s: order.get(citation_label(s["name"]), len(order)))
 
 
 def turn_cost(model: str, usage: Usage) -> Decimal | None:

@@ -13,6 +13,8 @@ Events sent to the browser, in order:
   html {html}                            sanitised Markdown of the answer so far (throttled)
   quotes {checks: [{quote, document, found}]}  the answer's quotations checked against the
                                          documents (only when it has any)
+  sources {sources: [{id, name, narrowed, cited}]}  the sources again, those the answer cited
+                                         or quoted first and marked `cited`
   usage {model, prompt_tokens, cached_tokens, completion_tokens, cost_cny, seconds}
   error {message, retryable}             a failure, in words fit for the user (ends the stream)
   done {status}                          the last event of a complete answer
@@ -40,7 +42,7 @@ from apps.moonshot.types import Usage
 from . import offline, services
 from .markdown import render_markdown
 from .models import Status
-from .quotes import check_quotes
+from .quotes import check_quotes, documents_used
 from .services import PreparedTurn
 from .sse import RelayError, RelayOutcome, RelayStatus, relay, sse_delta, sse_event
 
@@ -78,6 +80,7 @@ class TurnState:
     waiting: WaitInfo | None = None  # the latest place in the admission queue
     admitted: bool = False
     quotes: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] | None = None  # marked by what the answer used, at its end
 
     def fail(self, message: str, *, retryable: bool) -> RelayError:
         self.failed, self.error_message, self.retryable = True, message, retryable
@@ -254,6 +257,9 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
         state.quotes = [check.as_json() for check in checks]
         if state.quotes:
             await emit("quotes", {"checks": state.quotes})
+        used = documents_used(state.text, checks, list(turn.quote_sources))
+        state.sources = services.mark_cited_sources(turn.sources, used)
+        await emit("sources", {"sources": state.sources})
         await emit("usage", _usage_event(state))
         await emit("done", {"status": Status.COMPLETE})
 
@@ -290,6 +296,10 @@ def _save(turn: PreparedTurn, state: TurnState, status: str, ttft_ms: int | None
     error_message = state.error_message
     if status == Status.FAILED and not error_message:
         error_message = _("The answer could not be completed. Please try again.")
+    sources = state.sources
+    if sources is None and state.text:  # stopped or failed mid-answer: what it cited so far
+        used = documents_used(state.text, [], list(turn.quote_sources))
+        sources = services.mark_cited_sources(turn.sources, used)
     try:
         answer_id = services.open_answer(turn)  # its id, unless creating it failed at first
         if answer_id is None:
@@ -304,6 +314,7 @@ def _save(turn: PreparedTurn, state: TurnState, status: str, ttft_ms: int | None
             retryable=state.retryable if status == Status.FAILED else False,
             ttft_ms=ttft_ms,
             quotes=state.quotes,
+            sources=sources,
         )
     finally:
         release_db_connections()  # a short write: the connection does not outlive it

@@ -130,16 +130,32 @@
           completion_tokens: data.completion_tokens, cost: data.cost_cny === null ? "–" : data.cost_cny
         }, true);
     }
-    if (meta && meta.sources && meta.sources.length) {
+    // Mirrors chat/_usage.html: the documents the answer cited or quoted, then the rest.
+    var sources = (meta && meta.sources) || [];
+    var cited = sources.filter(function (source) { return source.cited !== false; });
+    var others = sources.filter(function (source) { return source.cited === false; });
+    if (cited.length) {
       line.appendChild(document.createTextNode(" · " + _("Sources:") + " "));
-      meta.sources.forEach(function (source, index) {
-        var link = element("a", "", source.name);
-        link.href = documentUrl(source.id);
-        line.appendChild(link);
-        if (index < meta.sources.length - 1) line.appendChild(document.createTextNode(", "));
-      });
+      appendSourceLinks(line, cited);
+    }
+    if (others.length) {
+      line.appendChild(document.createTextNode(" · "));
+      var rest = element("span", "also-in-scope", cited.length ? _("Also in scope:") : _("In scope, not cited:"));
+      rest.setAttribute("data-also-in-scope", "");
+      rest.appendChild(document.createTextNode(" "));
+      appendSourceLinks(rest, others);
+      line.appendChild(rest);
     }
     bubble.li.appendChild(line);
+  }
+
+  function appendSourceLinks(parent, sources) {
+    sources.forEach(function (source, index) {
+      var link = element("a", "", source.name);
+      link.href = documentUrl(source.id);
+      parent.appendChild(link);
+      if (index < sources.length - 1) parent.appendChild(document.createTextNode(", "));
+    });
   }
 
   // The answer's quotations checked against the documents (mirrors chat/_quotes.html).
@@ -227,6 +243,7 @@
         bubble.tail.textContent = "";
       },
       quotes: function (data) { showQuotes(bubble, data.checks || []); },
+      sources: function (data) { if (meta) meta.sources = data.sources; },
       usage: function (data) { showUsage(bubble, data, meta); },
       error: function (data) {
         bubble.status.textContent = "";

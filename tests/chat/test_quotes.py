@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from apps.chat.quotes import QuoteCheck, check_quotes
+from apps.chat.quotes import QuoteCheck, check_quotes, documents_used
+from apps.chat.services import mark_cited_sources
 
 DOCS = {
     "maintenance.txt": "Gaskets are replaced each spring.\n\nThe emergency shutdown valve is\n"
@@ -76,3 +77,31 @@ def test_several_documents_in_one_citation():
 def test_unknown_citation_falls_back_to_every_document():
     [check] = check_quotes('"Gaskets are replaced each spring" [old-manual.pdf]', DOCS)
     assert (check.document, check.found) == ("", True)
+
+
+def test_documents_used_are_the_cited_then_the_quoted_in_order_of_use():
+    labels = ["a.txt", "maintenance.txt", "合同.pdf"]
+    answer = (
+        "Per 【合同.pdf】 the term is three years. Also: "
+        '"The emergency shutdown valve is tested every 90 days by the night shift." '
+        "See [not-a-document.pdf] and [a.txt, 合同.pdf]."
+    )
+    checks = check_quotes(answer, {label: DOCS.get(label, "") for label in labels})
+    # 合同.pdf cited first, then a.txt (cited in a list); maintenance.txt only quoted, uncredited.
+    assert documents_used(answer, checks, labels) == ["合同.pdf", "a.txt", "maintenance.txt"]
+
+
+def test_a_document_neither_cited_nor_quoted_is_not_used():
+    answer = "Gaskets are replaced every spring, the manual says."  # a paraphrase, no marks
+    assert documents_used(answer, check_quotes(answer, DOCS), list(DOCS)) == []
+
+
+def test_sources_are_marked_and_the_cited_come_first():
+    sources = [
+        {"id": 1, "name": "a.txt", "narrowed": False},
+        {"id": 2, "name": "b.txt", "narrowed": True},
+        {"id": 3, "name": "c.txt", "narrowed": False},
+    ]
+    marked = mark_cited_sources(sources, ["c.txt", "b.txt"])
+    assert [(s["id"], s["cited"]) for s in marked] == [(3, True), (2, True), (1, False)]
+    assert marked[1]["narrowed"] is True

@@ -448,3 +448,37 @@ def test_quotations_in_the_answer_are_checked_against_the_documents(
     checks = log.first("quotes").data["checks"]
     assert [c["found"] for c in checks] == [True, False]
     assert answer_of(conversation).missing_quotes == [checks[1]]
+
+
+def test_sources_list_the_cited_document_first_and_the_rest_as_also_in_scope(
+    online, app_server, conversation, team, owner
+):
+    # Created after maintenance.txt: first in the scope's order is maintenance.txt, so the
+    # cited-first order shows only when the answer cites the later one.
+    ready_document(team, "gaskets.txt", "Gaskets on the outlet side are checked monthly.", owner)
+    ready_document(team, "unrelated.txt", "The canteen opens at eight.", owner)
+    online.faults.answer_override = "Outlet gaskets are checked monthly [gaskets.txt]."
+    with app_server.client(owner) as client:
+        log = stream(
+            client, ask_url(conversation), {"question": "When are outlet gaskets checked?"}
+        )
+        page = client.get(f"/w/{team.slug}/chat/{conversation.pk}/").text
+
+    assert [s["name"] for s in log.first("meta").data["sources"]] == [
+        "maintenance.txt",
+        "gaskets.txt",
+        "unrelated.txt",
+    ]
+    names = [e.name for e in log.events]
+    assert names.index("sources") < names.index("usage")
+    sources = log.first("sources").data["sources"]
+    assert [(s["name"], s["cited"]) for s in sources] == [
+        ("gaskets.txt", True),
+        ("maintenance.txt", False),
+        ("unrelated.txt", False),
+    ]
+    assert answer_of(conversation).sources == sources
+    cited, _, rest = page.partition("data-also-in-scope")
+    assert "gaskets.txt" in cited.rsplit("Sources:", 1)[1]
+    assert "maintenance.txt" in rest and "unrelated.txt" in rest
+    assert "Also in scope:" in rest.split("</span>", 1)[0]
