@@ -114,15 +114,25 @@ def build_context(
     model: str = "auto",
     max_tokens: int = 1024,
     language: str = "en",
+    token_ratio: float = 1.0,
 ) -> ContextPlan:
     """Plan one chat request. Raises ValueError for an empty question or max_tokens < 1, and
     ImproperlyConfigured when no chat model is configured; every other problem is a plan with
-    `fits=False` and a user-facing `reason` (and no messages)."""
+    `fits=False` and a user-facing `reason` (and no messages).
+
+    `token_ratio`: tokens the provider counts per locally estimated token (above 1 once its
+    count of a plan came out higher, see `apps.chat.window`); prompts are then planned to fit
+    `(window - max_tokens) / token_ratio` estimated tokens."""
     question = question.strip()
     if not question:
         raise ValueError("empty question")
     if max_tokens < 1:
         raise ValueError("max_tokens must be positive")
+
+    def prompt_room(m: ModelInfo) -> int:
+        """Estimated prompt tokens that fit `m`'s window beside `max_tokens`."""
+        return int((m.context_window - max_tokens) / token_ratio)
+
     available = chat_models()
     if not available:
         raise ImproperlyConfigured("MOONSHOT_CHAT_MODELS names no model from the catalogue")
@@ -141,7 +151,7 @@ def build_context(
     ask = _part("user", question)
     fixed = REQUEST_OVERHEAD_TOKENS + guide.tokens + ask.tokens
     ceiling = pinned or largest
-    if fixed + max_tokens > ceiling.context_window:
+    if fixed > prompt_room(ceiling):
         reason = gettext("The question is too long for %(model)s. Please shorten it.") % {
             "model": ceiling.id
         }
@@ -153,16 +163,16 @@ def build_context(
     history_tokens = sum(p.tokens for p in turn_parts)
     if pinned is not None:
         chosen = pinned
-        if fixed + doc_tokens + max_tokens > pinned.context_window and pinned is not largest:
+        if fixed + doc_tokens > prompt_room(pinned) and pinned is not largest:
             reason = gettext(
                 "The selected documents are too long for %(model)s. Choose Auto or fewer documents."
             ) % {"model": pinned.id}
             return _refuse(pinned, max_tokens, fixed + doc_tokens, reason)
     else:
-        need = fixed + doc_tokens + history_tokens + max_tokens
-        chosen = next((m for m in available if need <= m.context_window), largest)
+        need = fixed + doc_tokens + history_tokens
+        chosen = next((m for m in available if need <= prompt_room(m)), largest)
 
-    budget = chosen.context_window - max_tokens - fixed
+    budget = prompt_room(chosen) - fixed
     narrowed: list[int] = []
     if doc_tokens <= budget:
         doc_parts = whole

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
 from apps.moonshot.catalogue import chat_models, get_model
-from apps.moonshot.client import provider_configured
+from apps.moonshot.client import MoonshotClient, RetryPolicy, provider_configured
 from apps.moonshot.types import Usage
 from apps.workspaces.limits import LimitReached, check_chat_allowed
 from apps.workspaces.models import Membership, Workspace
@@ -32,6 +32,7 @@ from . import offline, selectors
 from .context import ContextPlan, DocumentText, Turn, build_context
 from .models import Conversation, Message, Role, Status
 from .prompts import citation_label
+from .window import fit_to_window
 
 TITLE_LENGTH = 80
 MAX_QUESTION_CHARS = 8000
@@ -272,18 +273,32 @@ def _plan(
     (`earlier`: `selectors.answered_history`), and the sources the answer will list."""
     documents = selectors.scope_documents(conversation)
     history = [Turn(role=role, content=content) for role, content in earlier]
-    plan = build_context(
-        documents,
-        question,
-        history,
-        model=conversation.model_choice,
-        language=get_language() or "en",
-    )
+    language = get_language() or "en"
+
+    def plan_with(token_ratio: float) -> ContextPlan:
+        return build_context(
+            documents,
+            question,
+            history,
+            model=conversation.model_choice,
+            language=language,
+            token_ratio=token_ratio,
+        )
+
+    plan = plan_with(1.0)
+    if provider_configured():
+        plan = fit_to_window(plan, plan_with, _provider_count)
     names = {d.id: d.name for d in documents}
     sources = [
         {"id": pk, "name": names[pk], "narrowed": pk in plan.narrowed} for pk in plan.included
     ]
     return documents, plan, sources
+
+
+def _provider_count(plan: ContextPlan) -> int:
+    """The provider's count of the planned prompt: one try, no retries (a plan is waiting)."""
+    client = MoonshotClient(retry=RetryPolicy(max_attempts=1))
+    return client.estimate_tokens(plan.messages, model=plan.model.id)
 
 
 def finish_turn(

@@ -164,3 +164,27 @@ def test_sdk_error_classes_carry_the_provider_messages(emu: EmulatorServer) -> N
         client.models.list()
     assert limited.value.type == "rate_limit_reached_error"
     assert limited.value.response.headers["retry-after"] == "1"
+
+
+def test_a_provider_tokenizer_that_counts_more_refuses_what_the_estimate_thought_fits(
+    emu: EmulatorServer,
+) -> None:
+    """`token_scale` plays a provider whose tokenizer disagrees with DocQA's estimate: its
+    count and its window check (reference §4.2, §8) both use its own, higher count."""
+    client = sdk(emu)
+    near = [{"role": "user", "content": "word " * 5000}]
+    estimate = estimate_messages_tokens(near)
+    assert estimate + 1024 <= 8192  # fits by DocQA's estimate, with the default max_tokens
+    emu.config.token_scale = 1.5
+    counted = client.post(
+        "/tokenizers/estimate-token-count",
+        body={"model": "moonshot-v1-8k", "messages": near},
+        cast_to=object,
+    )
+    assert counted == {"data": {"total_tokens": -(-estimate * 3 // 2)}}
+    with pytest.raises(openai.BadRequestError) as over:
+        client.chat.completions.create(model="moonshot-v1-8k", messages=near, max_tokens=1024)
+    assert over.value.body["type"] == "invalid_request_error"
+    assert over.value.body["message"].startswith(
+        "Invalid request: Your request exceeded model token limit: 8192 (requested: "
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -38,8 +39,11 @@ def _text_tokens(text: str) -> int:
     return estimate_tokens(text)
 
 
-def _messages_tokens(messages: Any) -> int:
-    return estimate_messages_tokens(messages, estimate=_text_tokens)
+def _messages_tokens(messages: Any, config: EmulatorConfig) -> int:
+    """The prompt tokens the provider counts: DocQA's own estimate times `token_scale`, so a
+    test can play a provider whose tokenizer counts more (or fewer) than the app estimates."""
+    count = estimate_messages_tokens(messages, estimate=_text_tokens)
+    return count if config.token_scale == 1.0 else math.ceil(count * config.token_scale)
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def parse_chat(body: Mapping[str, Any], config: EmulatorConfig) -> ChatRequest |
         max_tokens = config.default_max_tokens
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         return wire.invalid_request("Invalid request: max_tokens must be a positive integer")
-    prompt_tokens = _messages_tokens(messages)
+    prompt_tokens = _messages_tokens(messages, config)
     if prompt_tokens > window:
         return wire.invalid_request("Input token length too long")
     if prompt_tokens + max_tokens > window:
@@ -157,7 +161,7 @@ async def chat_completions(
         return wire.error_response(429, "rate_limit_reached_error", refused)
     cached_messages = state.cached_prefix_length(chat.model, chat.messages)
     cached = (
-        min(_messages_tokens(chat.messages[:cached_messages]), chat.prompt_tokens)
+        min(_messages_tokens(chat.messages[:cached_messages], config), chat.prompt_tokens)
         if cached_messages
         else 0
     )
@@ -284,4 +288,4 @@ async def estimate_token_count(request: Request, config: EmulatorConfig) -> Resp
     messages = check_messages(body)
     if isinstance(messages, Response):
         return messages
-    return wire.json_response({"data": {"total_tokens": _messages_tokens(messages)}})
+    return wire.json_response({"data": {"total_tokens": _messages_tokens(messages, config)}})

@@ -46,6 +46,10 @@ class EmulatorConfig:
     first_token_delay: float = 0.0
     chunk_chars: int = 8
     default_max_tokens: int = 1024
+    # Prompt tokens the emulator counts per token DocQA's local estimate counts. The provider's
+    # tokenizer is not the app's estimate: above 1.0 it counts more, as a real one may for some
+    # texts, and a request the app thought would fit can overflow the window.
+    token_scale: float = 1.0
     # "observed": `Invalid request: Your request exceeded model token limit: W (requested: N)`;
     # "documented": `Your request exceeded model token limit : W` (reference §4.2).
     token_limit_style: str = "observed"  # noqa: S105 (not a password)
