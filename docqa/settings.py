@@ -13,6 +13,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from docqa.storage import default_storage_config, is_remote
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -324,10 +326,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # streams them back to members.
 MEDIA_ROOT = Path(env("DOCQA_MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
-    },
+    # Local disk, or an S3-compatible bucket with DOCQA_STORAGE_URL (docqa/storage.py).
+    "default": default_storage_config(env, MEDIA_ROOT),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -337,6 +337,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+DOCQA_STORAGE_REDIRECT_DOWNLOADS = is_remote(STORAGES["default"]) and env.bool(
+    "DOCQA_STORAGE_REDIRECT_DOWNLOADS", default=False
+)
 
 # --- Security (python manage.py check --deploy is clean with DJANGO_DEBUG=0) ---------------------
 _secure = env.bool("DJANGO_SECURE", default=not DEBUG)

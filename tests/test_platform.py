@@ -83,8 +83,8 @@ def _settings_env_names() -> set[str]:
         *BASE_DIR.joinpath("apps").rglob("*.py"),
     ]:
         text = path.read_text()
-        names |= set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', text))
-        names |= set(re.findall(r'os\.environ(?:\.get)?[\[(]\s*"([A-Z_]+)"', text))
+        names |= set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]*)"', text))
+        names |= set(re.findall(r'os\.environ(?:\.get)?[\[(]\s*"([A-Z][A-Z0-9_]*)"', text))
     return names - {"DJANGO_SETTINGS_MODULE"}
 
 
@@ -110,9 +110,13 @@ def test_compose_file_matches_what_settings_read():
         env_names = set(svc.get("environment", {}))
         assert {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY"} <= env_names
         unknown = {n for n in env_names if n not in known and not n.startswith("POSTGRES_")}
+        assert svc["environment"]["DOCQA_STORAGE_URL"].startswith("${DOCQA_STORAGE_URL:-s3://")
         assert not unknown, f"{name} sets variables settings never read: {unknown}"
         for dep in ("postgres", "redis"):
             assert svc["depends_on"][dep]["condition"] == "service_healthy"
+        assert svc["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
+    assert services["minio"]["image"].startswith("minio/minio")
+    assert "healthcheck" in services["minio"] and services["minio"]["volumes"]
 
 
 def test_env_example_documents_every_setting():

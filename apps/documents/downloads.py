@@ -1,7 +1,12 @@
 """Serve a stored original as an attachment, in chunks, without buffering it under ASGI.
 
 Django's FileResponse iterates a synchronous file, which ASGI consumes whole into memory first
-(reference §A1); an async generator reading through a thread streams it instead.
+(reference §A1); an async generator reading through a thread streams it instead. From a bucket
+(docqa/storage.py) the same code streams what the storage reads, or, with
+DOCQA_STORAGE_REDIRECT_DOWNLOADS, redirects to a signed URL valid for a minute.
+
+Raises OriginalMissing when the storage no longer holds the file (deleted by hand, a bucket
+restored from an older backup): the view says so in words.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import IO
 
+from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import Http404, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from .models import Document
@@ -19,6 +25,10 @@ from .models import Document
 CHUNK = 256 * 1024
 # Served as data, never rendered: HTML or SVG a user uploaded must not run in our origin.
 _RENDERABLE = {"text/html", "image/svg+xml", "application/xhtml+xml"}
+
+
+class OriginalMissing(Exception):
+    """The document's original is not in the storage."""
 
 
 async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
@@ -29,17 +39,31 @@ async def _chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
         await asyncio.to_thread(file.close)
 
 
-def attachment_response(document: Document) -> StreamingHttpResponse:
-    try:
-        file = default_storage.open(document.storage_name, "rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
+def attachment_response(document: Document) -> HttpResponse | StreamingHttpResponse:
     content_type = document.mime_type or "application/octet-stream"
     if content_type in _RENDERABLE:
         content_type = "application/octet-stream"
+    disposition = content_disposition_header(True, document.name)
+    if settings.DOCQA_STORAGE_REDIRECT_DOWNLOADS:
+        if not default_storage.exists(document.storage_name):
+            raise OriginalMissing(document.storage_name)
+        url = default_storage.url(
+            document.storage_name,
+            parameters={
+                "ResponseContentDisposition": disposition,
+                "ResponseContentType": content_type,
+            },
+        )
+        redirect = HttpResponseRedirect(url)
+        redirect["Cache-Control"] = "private, no-store"
+        return redirect
+    try:
+        file = default_storage.open(document.storage_name, "rb")
+    except FileNotFoundError as exc:
+        raise OriginalMissing(document.storage_name) from exc
     response = StreamingHttpResponse(_chunks(file), content_type=content_type)
     response["Content-Length"] = str(document.size)
-    response["Content-Disposition"] = content_disposition_header(True, document.name)
+    response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"

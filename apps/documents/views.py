@@ -4,6 +4,7 @@ file gets its own progress bar) and redirects with messages when a plain form po
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib import messages
@@ -21,11 +22,13 @@ from apps.workspaces.access import workspace_view
 from apps.workspaces.models import Role
 
 from . import selectors, services
-from .downloads import attachment_response
+from .downloads import OriginalMissing, attachment_response
 from .formats import ALLOWED_EXTENSIONS, max_upload_bytes
 from .forms import FilterForm, UploadForm
 from .models import Document
 from .uploads import SizeLimitUploadHandler
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 
@@ -163,7 +166,13 @@ def detail(request: HttpRequest, document_id: int) -> HttpResponse:
 @workspace_view()
 @require_safe
 def download(request: HttpRequest, document_id: int) -> HttpResponse:
-    return attachment_response(_document(request, document_id))
+    document = _document(request, document_id)
+    try:
+        return attachment_response(document)
+    except OriginalMissing:
+        logger.warning("original of document %s is missing from storage", document.pk)
+        context = {"document": document}
+        return render(request, "documents/original_missing.html", context, status=404)
 
 
 @workspace_view(min_role=Role.MEMBER)
