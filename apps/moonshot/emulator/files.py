@@ -76,7 +76,10 @@ async def upload(
             f"{human_size(config.max_total_bytes)}, please delete previous uploaded files"
         )
     reason = faults.extraction_failure(filename)
-    if reason is None:
+    forced = faults.extraction_text(filename)
+    if reason is None and forced is not None:
+        status, content, file_type, reason = "ok", forced, sniff(data), ""
+    elif reason is None:
         result = await run_in_threadpool(extract, filename, data)
         status, content, file_type, reason = (
             result.status,
