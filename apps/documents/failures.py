@@ -13,6 +13,8 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.textclean import clean_text
+
 MESSAGES: dict[str, Promise] = {
     "no_text": _(
         "No text was found in this file. If it is a scan or a picture, it needs OCR, which "
@@ -70,7 +72,8 @@ class ExtractionFailed(Exception):
     def __init__(self, code: str, **params: Any) -> None:
         super().__init__(code)
         self.code = code
-        self.params = params
+        # Stored as jsonb, which refuses NUL even escaped: a detail may echo a file's bytes.
+        self.params = {k: clean_text(v) if isinstance(v, str) else v for k, v in params.items()}
 
     @property
     def english(self) -> str:

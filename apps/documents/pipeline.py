@@ -19,13 +19,14 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.textclean import clean_text
 from apps.moonshot.tokens import estimate_tokens
 
 from . import transitions
 from .extractors import ExtractionResult, ExtractionStrategy, choose_strategy
 from .failures import ExtractionDeferred, ExtractionFailed
 from .models import IN_PROGRESS, Document, ExtractedText, Status
-from .textclean import clean_content, clean_text
+from .textclean import clean_content
 from .transitions import ClaimLost
 
 logger = logging.getLogger(__name__)

@@ -1,38 +1,15 @@
-"""Make extracted text storable: the one normalisation every extractor's output goes through.
+"""The chat payload made storable, with the same rules as every text (``apps.core.textclean``).
 
-Real documents carry characters PostgreSQL or UTF-8 cannot hold. pypdf maps glyphs of fonts
-without a Unicode table to control characters (the public GeoTopo thesis yields NUL and \\x12
-for ⊆), the provider passes them on in its JSON, and text exported by Java tools (CESU-8) or
-escaped in JSON can hold lone UTF-16 surrogates. PostgreSQL refuses NUL in a text field and
-psycopg cannot encode a surrogate, so one such character used to fail the whole document.
-
-Here NUL is dropped, every other C0 control except tab, newline and carriage return becomes a
-space (it stood for a glyph, so words stay apart), a surrogate pair split in two code units is
-joined again, and a lone surrogate becomes U+FFFD. Nothing here can fail.
+Every extraction strategy's text and content pass through ``pipeline._store``, which cleans
+the plain text with ``clean_text`` and the content with ``clean_content`` here.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
-_CONTROLS = {code: " " for code in (*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))}
-_CONTROLS[0x00] = None
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """``text`` with NUL removed, other C0 controls (but \\t \\n \\r) as spaces and lone
-    surrogates as U+FFFD; the same object when there was nothing to change (the usual case)."""
-    if not _UNSTORABLE.search(text):
-        return text
-    text = text.translate(_CONTROLS)
-    if _SURROGATE.search(text):
-        # Through UTF-16: a high + low pair becomes its real character, a lone half U+FFFD.
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
+from apps.core.textclean import clean_text, needs_cleaning
 
 
 def _clean_values(value: Any) -> Any:
@@ -58,6 +35,6 @@ def clean_content(content: str) -> str:
     except ValueError:
         return clean_text(content)
     cleaned = _clean_values(data)
-    if cleaned == data and not _UNSTORABLE.search(content):
+    if cleaned == data and not needs_cleaning(content):
         return content
     return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

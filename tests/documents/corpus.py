@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apps.documents.textclean import clean_text
+from apps.core.textclean import clean_text
 
 VENDORED = Path(__file__).resolve().parents[1] / "corpus"
 MIRROR = Path(os.environ.get("DOCQA_PDF_CORPUS_MIRROR", "/work/.mirror/py-pdf+sample-files/repo"))

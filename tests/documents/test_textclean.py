@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from apps.core.textclean import clean_text
 from apps.documents.models import ExtractedText
-from apps.documents.textclean import clean_content, clean_text
+from apps.documents.textclean import clean_content
 
 
 @pytest.mark.parametrize(
