@@ -153,3 +153,18 @@ def test_generated_inputs_through_the_provider(
         assert documents[name].extractor == "moonshot", name
     stored = documents["odd.txt"].text.content
     assert "\\u0000" not in stored and "\\ud" not in stored  # no escape left for the model
+
+
+def test_odd_provider_text_as_a_plain_text_body(
+    provider_settings, transactional_db, emulator, team, member
+):
+    """The 2026 OpenAPI says the content body is text/plain: the same oddities, unwrapped."""
+    emulator.config.update(content_format="plain")
+    emulator.faults.extract_text_for(".txt", PROVIDER_ODD)
+    forced = Case(b"any text; the provider's answer is forced", exact=PROVIDER_CLEAN)
+    client = login(member)
+    with running_celery_worker():
+        documents = _upload_all(client, team, {"odd.txt": forced})
+    document = documents["odd.txt"]
+    assert document.status == Status.READY, document.failure_reason
+    assert document.text.text == PROVIDER_CLEAN == document.text.content
