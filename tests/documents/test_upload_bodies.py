@@ -66,3 +66,14 @@ def test_a_30_mb_form_field_is_refused_with_a_human_message_on_the_page(team, me
     page = client.get(response["Location"]).content.decode()
     assert "more form data than DocQA accepts" in page
     assert not Document.objects.exists() and stored_files(team) == []
+
+
+def test_an_oversized_body_elsewhere_gets_a_human_400_page(client, db):
+    """Outside the upload view (here the sign-in form) Django answers 400 itself; the page
+    says what happened in words instead of a bare "Bad Request (400)"."""
+    response = client.post(
+        reverse("accounts:login"), {"email": "a@example.com", "note": "x" * (3 * 1024 * 1024)}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Request refused" in page and "too large or malformed" in page
