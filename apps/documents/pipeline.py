@@ -19,12 +19,14 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.textclean import clean_text
 from apps.moonshot.tokens import estimate_tokens
 
 from . import transitions
 from .extractors import ExtractionResult, ExtractionStrategy, choose_strategy
 from .failures import ExtractionDeferred, ExtractionFailed
 from .models import IN_PROGRESS, Document, ExtractedText, Status
+from .textclean import clean_content
 from .transitions import ClaimLost
 
 logger = logging.getLogger(__name__)
@@ -55,16 +57,22 @@ class _Context:
 
 
 def _store(document: Document, task_id: str, result: ExtractionResult) -> None:
-    """Cache the text for these bytes and mark the document READY, together or not at all."""
-    if not result.text.strip():
+    """Cache the text for these bytes and mark the document READY, together or not at all.
+
+    Every strategy's text passes here, so this is where it is made storable (``textclean``):
+    a NUL or a lone surrogate from a PDF font or the provider must not fail the document.
+    """
+    plain = clean_text(result.text)
+    if not plain.strip():
         raise ExtractionFailed("no_text")
+    content = clean_content(result.content)
     with transaction.atomic():
         text, _created = ExtractedText.objects.update_or_create(
             sha256=document.sha256,
             defaults={
-                "content": result.content,
-                "text": result.text,
-                "token_count": estimate_tokens(result.content or result.text),
+                "content": content,
+                "text": plain,
+                "token_count": estimate_tokens(content or plain),
                 "extractor": result.extractor,
             },
         )

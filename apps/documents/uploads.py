@@ -1,16 +1,47 @@
-"""Refuse an oversized file while it is being received, not after it is on disk.
+"""Refuse an oversized upload while it is being received, not after it is on disk.
 
 Django's multipart parser writes every file part to memory or a temp file before the view runs;
 a 5 GB upload would be fully stored just to be refused. This handler stops reading a part once it
 passes the limit and remembers its name, so the view can still say which file was too large.
 (`request.body` is never touched on upload views: reference §D1, Django ticket #37397.)
+
+Django itself stops parsing a body with more form data than DATA_UPLOAD_MAX_MEMORY_SIZE, or
+more fields or files than DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES, by raising; left alone that
+becomes a bare "Bad Request" page. ``refused_body_message`` says what happened instead.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+
+BodyRefused = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
+def refused_body_message(error: Exception) -> str:
+    """What to tell the uploader when Django refused the whole request body."""
+    if isinstance(error, TooManyFilesSent):
+        return _("Upload at most %(n)s files at once.") % {
+            "n": settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        }
+    if isinstance(error, TooManyFieldsSent):
+        return _(
+            "The upload was refused: it has too many form fields. Send only the files, with "
+            "the upload form of the documents page."
+        )
+    return _(
+        "The upload was refused: it has more form data than DocQA accepts besides the files "
+        "(%(limit)s). Send only the files, with the upload form of the documents page."
+    ) % {"limit": filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}
+
+
+def refused_body_status(error: Exception) -> int:
+    return 413 if isinstance(error, RequestDataTooBig) else 400
 
 
 class SizeLimitUploadHandler(FileUploadHandler):

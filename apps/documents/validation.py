@@ -137,34 +137,40 @@ def _damaged(name: str, extension: str) -> UploadRejected:
 
 
 def _check_pdf(file: Any, name: str, head: bytes) -> None:
+    """Refuse only what surely cannot be extracted: not a PDF at all, or locked by a password.
+
+    pypdf is stricter than the readers people use (and than the provider): a broken cross-
+    reference table or metadata it cannot parse may still open everywhere else. So a PDF pypdf
+    cannot parse is accepted; extraction then either reads it or says what is wrong.
+    """
     if head[:1024].find(b"%PDF-") == -1:
         raise _mismatch(name, "pdf", head)
+    if _password_protected(file):
+        raise UploadRejected(
+            _(
+                "%(name)s is password-protected. Remove the password (for example by "
+                "printing it to a new PDF) and upload it again."
+            )
+            % {"name": name}
+        )
+
+
+def _password_protected(file: Any) -> bool:
+    """True only when pypdf reads the encryption dictionary and the empty password fails."""
     from pypdf import PdfReader
 
     try:
         file.seek(0)
         reader = PdfReader(file, strict=False)
-        if reader.is_encrypted:
-            try:
-                # Owner-password-only PDFs (print/copy restrictions) open with an empty password.
-                opened = bool(reader.decrypt(""))
-            except Exception:  # missing crypto provider, unknown algorithm
-                opened = False
-            if not opened:
-                raise UploadRejected(
-                    _(
-                        "%(name)s is password-protected. Remove the password (for example by "
-                        "printing it to a new PDF) and upload it again."
-                    )
-                    % {"name": name}
-                )
-        pages = len(reader.pages)
-    except UploadRejected:
-        raise
-    except Exception as exc:  # pypdf raises many kinds of errors on broken input
-        raise _damaged(name, "pdf") from exc
-    if pages == 0:
-        raise UploadRejected(_("%(name)s has no pages.") % {"name": name})
+        if not reader.is_encrypted:
+            return False
+    except Exception:  # pypdf raises many kinds of errors on input it cannot parse
+        return False
+    try:
+        # Owner-password-only PDFs (print/copy restrictions) open with an empty password.
+        return not reader.decrypt("")
+    except Exception:  # an unknown algorithm or a missing crypto provider: the provider may cope
+        return False
 
 
 def _open_zip(file: Any, name: str, extension: str, head: bytes) -> zipfile.ZipFile:

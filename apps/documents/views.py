@@ -26,7 +26,12 @@ from .downloads import OriginalMissing, attachment_response
 from .formats import ALLOWED_EXTENSIONS, max_upload_bytes
 from .forms import FilterForm, UploadForm
 from .models import Document
-from .uploads import SizeLimitUploadHandler
+from .uploads import (
+    BodyRefused,
+    SizeLimitUploadHandler,
+    refused_body_message,
+    refused_body_status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +84,16 @@ def document_list(request: HttpRequest) -> HttpResponse:
 def upload(request: HttpRequest) -> HttpResponse:
     limiter = SizeLimitUploadHandler(max_upload_bytes(), request)
     request.upload_handlers.insert(0, limiter)
-    return _receive(request, limiter)
+    try:
+        return _receive(request, limiter)
+    except BodyRefused as refused:
+        # Nothing was stored: Django stops parsing before the view sees a file.
+        result = {"ok": False, "name": "", "message": refused_body_message(refused)}
+        return _respond(request, [result], status=refused_body_status(refused))
 
 
 @csrf_protect
 def _receive(request: HttpRequest, limiter: SizeLimitUploadHandler) -> HttpResponse:
-    wants_json = "application/json" in request.headers.get("Accept", "")
     form = UploadForm(request.POST, request.FILES)  # parses the body through the limiter
     results: list[dict[str, Any]] = []
     for name, _size in limiter.too_large:
@@ -101,9 +110,17 @@ def _receive(request: HttpRequest, limiter: SizeLimitUploadHandler) -> HttpRespo
             results.append(_ingest_one(request, upload))
     elif not results:
         results.append({"ok": False, "name": "", "message": " ".join(form.errors.get("file", []))})
-    if wants_json:
+    return _respond(request, results)
+
+
+def _respond(
+    request: HttpRequest, results: list[dict[str, Any]], status: int = 400
+) -> HttpResponse:
+    """JSON for the page's script and API clients (``status`` when nothing was accepted), else
+    back to the documents page with one message per file."""
+    if "application/json" in request.headers.get("Accept", ""):
         ok = any(r["ok"] for r in results)
-        return JsonResponse({"results": results}, status=200 if ok else 400)
+        return JsonResponse({"results": results}, status=200 if ok else status)
     for result in results:
         level = messages.SUCCESS if result["ok"] else messages.ERROR
         if result.get("duplicate"):

@@ -15,13 +15,18 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.textclean import clean_text
+
 # "Your account org-abc<ak-xyz> ..." / "<{organization_id}>" / "{uid}<{ak-id}>": ids never leave.
 _ACCOUNT_IDS = re.compile(r"(?:\b[\w.-]+)?<[^<>\s]{1,80}>")
 _ORG_WORD = re.compile(r"\b(?:org|ak|user)-[A-Za-z0-9]{4,}\b")
 
 
 def scrub(text: str) -> str:
-    """Remove account, organisation and key identifiers from a provider message."""
+    """Remove account, organisation and key identifiers from a provider message, and make it
+    storable: a reason that echoes a file's bytes (NUL, a lone surrogate) goes to the ledger,
+    the document row and the log."""
+    text = clean_text(text)
     text = _ACCOUNT_IDS.sub("[account]", text)
     return _ORG_WORD.sub("[id]", text)
 

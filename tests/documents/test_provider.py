@@ -80,11 +80,12 @@ def test_provider_extraction_failure_then_retry(provider_worker, emulator, team,
     client = login(member)
     result = _upload(client, team, "scan.pdf", make_pdf("Scan", "Visible only after OCR"))
     [document] = _wait_final(result["document"]["id"]).values()
-    assert document.status == Status.FAILED
-    assert "no text layer" in document.failure_message
+    assert document.status == Status.FAILED and document.failure_code == "provider_no_text"
+    assert "found no text in this file" in document.failure_message
+    assert "no text layer" in document.failure_reason  # the provider's words, for the admin
     assert emulator.state.files == {}  # the failed remote copy was deleted too
     page = client.get(f"/w/{team.slug}/documents/{document.pk}/").content.decode()
-    assert "no text layer" in page and "Retry" in page
+    assert "found no text in this file" in page and "Retry" in page
     emulator.faults.clear()
     client.post(f"/w/{team.slug}/documents/{document.pk}/reextract/")
     [document] = _wait_final(document.pk).values()

@@ -39,11 +39,6 @@ REFUSED = [
         b"<!DOCTYPE html>\n<html><body><p>Login</p></body></html>",
         "page.pdf is not a real .pdf file: its content looks like an HTML page.",
     ),
-    (
-        "broken.pdf",
-        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage without xref",
-        "broken.pdf is damaged and cannot be opened as a PDF.",
-    ),
     ("secret.pdf", make_encrypted_pdf(), "secret.pdf is password-protected."),
     (
         "sheet.docx",
@@ -114,6 +109,23 @@ def test_good_files_are_accepted(name, data, team, owner_membership):
     assert result.created and document.name == name
     assert document.storage_name == f"ws/{team.pk}/{document.uuid}.{document.extension}"
     assert stored_files(team) == [f"{document.uuid}.{document.extension}"]
+
+
+def test_a_pdf_pypdf_cannot_parse_is_accepted_and_its_extraction_says_damaged(
+    team, owner_membership
+):
+    """The pre-check refuses only what surely cannot be extracted (issue 16, point 5): a PDF
+    with a broken structure goes on, and the extractor that fails on it says so in words."""
+    from apps.documents.pipeline import run_extraction
+
+    broken = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage without xref"
+    document = ingest_upload(actor=owner_membership, upload=upload("broken.pdf", broken)).document
+    run_extraction(document.pk)
+    document.refresh_from_db()
+    assert document.status == "failed" and document.failure_code == "damaged"
+    assert document.failure_message.startswith(
+        "This file is damaged: its content could not be read as a PDF file."
+    )
 
 
 def test_viewers_cannot_ingest(team, viewer):

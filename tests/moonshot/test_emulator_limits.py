@@ -188,6 +188,24 @@ def test_fail_extraction_for_a_filename(emu: EmulatorServer, client: httpx.Clien
     assert emu.state.files[bad["id"]].status == "error"
 
 
+def test_extract_text_for_forces_odd_text_onto_the_wire_as_valid_json(
+    emu: EmulatorServer, client: httpx.Client
+) -> None:
+    """A provider's text can hold NUL, controls and lone surrogates; the wire stays valid
+    UTF-8 JSON (a surrogate travels as an escape) and decodes back to the same characters."""
+    odd = "a\x00b\x07c \ud800 d \ud83d\ude00"
+    emu.faults.extract_text_for(".txt", odd)
+    uploaded = client.post(
+        "/v1/files", files={"file": ("docqa-x.txt", b"text")}, data={"purpose": "file-extract"}
+    ).json()
+    response = client.get(f"/v1/files/{uploaded['id']}/content")
+    assert response.status_code == 200
+    raw = response.content.decode("utf-8")  # strict: the body is valid UTF-8
+    assert "\\ud800" in raw and "\\u0000" in raw
+    assert json.loads(raw)["content"] == "a\x00b\x07c \ud800 d \U0001f600"
+    assert emu.faults.snapshot()["extract_text_for"] == {".txt": odd}
+
+
 def read_data_lines(client: httpx.Client, body: dict, into: list[str]) -> None:
     with client.stream("POST", "/v1/chat/completions", json=body) as response:
         for line in response.iter_lines():

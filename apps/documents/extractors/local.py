@@ -1,8 +1,9 @@
 """Offline extractors: the text of common formats without the provider.
 
-Each reader takes the stored original as a binary file and returns plain text. Anything a library
-raises on a broken file becomes ``ExtractionFailed("unreadable")``; formats that need OCR or a
-legacy Office parser (images, .doc/.xls/.ppt) fail with ``needs_provider``.
+Each reader takes the stored original as a binary file and returns plain text. A password that
+cannot be opened fails with ``encrypted``; anything a library raises on a broken file becomes
+``damaged``; formats that need OCR or a legacy Office parser (images, .doc/.xls/.ppt) fail with
+``needs_provider``.
 """
 
 from __future__ import annotations
@@ -32,12 +33,20 @@ def _lines(rows: Iterable[Iterable[Any]], sep: str = "\t") -> Iterator[str]:
             yield sep.join(cells).rstrip()
 
 
+def _opens_without_password(reader: Any) -> bool:
+    """Owner-password-only PDFs (print/copy restrictions) open with an empty password."""
+    try:
+        return bool(reader.decrypt(""))
+    except Exception:  # an unknown algorithm or a missing crypto provider
+        return False
+
+
 def read_pdf(file: IO[bytes]) -> str:
     from pypdf import PdfReader
 
     reader = PdfReader(file, strict=False)
-    if reader.is_encrypted and not reader.decrypt(""):
-        raise ExtractionFailed("unreadable")
+    if reader.is_encrypted and not _opens_without_password(reader):
+        raise ExtractionFailed("encrypted")
     return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
 
 
@@ -95,7 +104,7 @@ def read_pptx(file: IO[bytes]) -> str:
 def _decoded(file: IO[bytes]) -> str:
     text = decode_text(file.read())
     if text is None:
-        raise ExtractionFailed("unreadable")
+        raise ExtractionFailed("damaged", kind="text")
     return text
 
 
@@ -222,7 +231,7 @@ class LocalStrategy:
             except (ExtractionFailed, SoftTimeLimitExceeded):
                 raise
             except Exception as exc:  # libraries raise anything on damaged input
-                raise ExtractionFailed("unreadable") from exc
+                raise ExtractionFailed("damaged", kind=document.extension.upper()) from exc
         text = text.strip()
         return ExtractionResult(
             text=text,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.cache import cache
 
-from apps.documents.failures import ExtractionDeferred, ExtractionFailed
+from apps.documents.failures import ExtractionDeferred, ExtractionFailed, provider_failure
 from apps.documents.models import Status
 from apps.documents.transitions import ClaimLost
 from apps.moonshot import errors, filestore
@@ -71,13 +71,10 @@ class ProviderStrategy:
             self._discard(slot, f"failed: {error.admin_message}"[:255])
             logger.warning("provider could not extract document %s: %s", document.pk, error)
             # The extraction reason ("Failed to extract file: …") is scrubbed of account ids and
-            # tells the user more than a generic line; other errors use the user message.
-            detail = (
-                error.admin_message
-                if isinstance(error, errors.ExtractionFailedError)
-                else error.user_message
-            )
-            raise ExtractionFailed("provider", detail=detail) from error
+            # says what kind of failure it is; other errors use the user message.
+            if isinstance(error, errors.ExtractionFailedError):
+                raise provider_failure(error.admin_message) from error
+            raise ExtractionFailed("provider", detail=error.user_message) from error
         self._apply_retention(slot)
         return ExtractionResult(text=content.content, content=content.raw, extractor=self.name)
 

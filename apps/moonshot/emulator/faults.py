@@ -1,4 +1,5 @@
-"""Fault injection: failed requests, failed extractions, dropped streams, a forced answer.
+"""Fault injection: failed requests, failed extractions, dropped streams, a forced answer, and
+a forced extraction result (text as odd as real providers return: NUL, controls, surrogates).
 
 Each fault is armed by a test (or over HTTP by another process) and consumed by the requests it
 matches, so a test can say "the next two uploads get 500" and then check the client's retry.
@@ -47,6 +48,7 @@ class Faults:
         self._lock = threading.Lock()
         self._rules: list[FailRule] = []
         self._extraction: dict[str, str] = {}
+        self._texts: dict[str, str] = {}
         self._drop_after: int | None = None
         self.answer_override: str | None = None
 
@@ -86,6 +88,18 @@ class Faults:
                     return reason
             return None
 
+    def extract_text_for(self, substring: str, text: str) -> None:
+        """Uploads whose filename contains `substring` extract to exactly `text` (status ok)."""
+        with self._lock:
+            self._texts[substring] = text
+
+    def extraction_text(self, filename: str) -> str | None:
+        with self._lock:
+            for substring, text in self._texts.items():
+                if substring in filename:
+                    return text
+            return None
+
     def drop_stream_after(self, chunks: int) -> None:
         """The next stream closes the connection after `chunks` content chunks, no [DONE]."""
         if chunks < 0:
@@ -102,6 +116,7 @@ class Faults:
         with self._lock:
             self._rules.clear()
             self._extraction.clear()
+            self._texts.clear()
             self._drop_after = None
             self.answer_override = None
 
@@ -110,6 +125,7 @@ class Faults:
             return {
                 "fail_next": [r.as_dict() for r in self._rules],
                 "fail_extraction_for": dict(self._extraction),
+                "extract_text_for": dict(self._texts),
                 "drop_stream_after": self._drop_after,
                 "answer_override": self.answer_override,
             }
@@ -120,6 +136,7 @@ class Faults:
             "clear",
             "fail_next",
             "fail_extraction_for",
+            "extract_text_for",
             "drop_stream_after",
             "answer_override",
         }
@@ -138,6 +155,9 @@ class Faults:
                 self.fail_extraction_for(**rule)
             else:
                 self.fail_extraction_for(str(rule))
+        if "extract_text_for" in spec:
+            rule = spec["extract_text_for"]
+            self.extract_text_for(str(rule["substring"]), str(rule["text"]))
         if "drop_stream_after" in spec:
             value = spec["drop_stream_after"]
             if value is None:

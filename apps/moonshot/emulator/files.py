@@ -76,7 +76,10 @@ async def upload(
             f"{human_size(config.max_total_bytes)}, please delete previous uploaded files"
         )
     reason = faults.extraction_failure(filename)
-    if reason is None:
+    forced = faults.extraction_text(filename)
+    if reason is None and forced is not None:
+        status, content, file_type, reason = "ok", forced, sniff(data), ""
+    elif reason is None:
         result = await run_in_threadpool(extract, filename, data)
         status, content, file_type, reason = (
             result.status,
@@ -150,7 +153,10 @@ def content(file_id: str, config: EmulatorConfig, state: State) -> Response:
             return wire.error_response(500, "", "extract task failed: failed")
         return wire.error_response(500, "server_error", f"Failed to extract file: {stored.error}")
     if config.content_format == "plain":
-        return Response(stored.content, media_type="text/plain; charset=utf-8")
+        # UTF-8 cannot carry a surrogate: a pair goes out as its character, a lone one as
+        # U+FFFD, as any UTF-8 encoder with replacement writes it. NUL and controls stay.
+        body = stored.content.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return Response(body, media_type="text/plain; charset=utf-8")
     return wire.json_response(
         {
             "content": stored.content,

@@ -5,6 +5,7 @@ and a server-sent-events response that notices when the client goes away.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,11 +14,17 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 JSON_TYPE = "application/json; charset=utf-8"
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def dumps(body: Any) -> str:
-    """Compact JSON with non-ASCII kept, as the provider sends it."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON with non-ASCII kept, as the provider sends it. A lone surrogate (extracted
+    from a broken font or a CESU-8 file) cannot travel as UTF-8, so it goes as a ``\\ud800``
+    escape, which is valid JSON and what a JSON encoder sends for it."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
