@@ -281,6 +281,9 @@ DOCQA_MAX_UPLOAD_BYTES = env.int("DOCQA_MAX_UPLOAD_BYTES", default=100 * 1024 * 
 # Extraction runs per document before it is failed; stored on each row when it is created, so a
 # task that kills its worker every time (OOM, segfault) ends FAILED instead of looping forever.
 DOCQA_EXTRACT_MAX_ATTEMPTS = env.int("DOCQA_EXTRACT_MAX_ATTEMPTS", default=3)
+# Runs killed or lost mid-extraction (SIGKILL, OOM, a restart) are counted apart from attempts:
+# a file that kills its worker every time still ends FAILED, after this many interruptions.
+DOCQA_EXTRACT_MAX_INTERRUPTIONS = env.int("DOCQA_EXTRACT_MAX_INTERRUPTIONS", default=10)
 # A document queued or in progress for longer than this is treated as lost by the sweep. It must
 # exceed the hard task time limit, or a slow but live extraction would be run twice.
 DOCQA_EXTRACT_STUCK_SECONDS = max(
