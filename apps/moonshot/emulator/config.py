@@ -61,6 +61,12 @@ class EmulatorConfig:
     extract_error_style: str = "documented"
     # GET /v1/files adds `"has_more": false` (never observed; the openai SDK stops on it).
     list_has_more: bool = False
+    # GET /v1/files ignores `after`, `limit` and `order` and returns the full list every time,
+    # as an implementation may (reference §10.4: the openai SDK's auto-pagination never ends).
+    list_ignores_pagination: bool = False
+    # GET /v1/files without `limit` returns at most this many files (0: all), as a provider that
+    # pages by default would; `after` then gives the next page.
+    list_page_size: int = 0
     # Where a stream reports usage: "choice" (choices[0] of the finish chunk, documented) or
     # "trailing" (only a trailing OpenAI-style chunk with empty choices).
     stream_usage: str = "choice"

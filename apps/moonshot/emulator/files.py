@@ -103,10 +103,12 @@ async def upload(
 
 def list_files(request: Request, config: EmulatorConfig, state: State) -> Response:
     """Creation order; honours `after`, `limit`, `order` and `purpose` so the openai SDK's
-    auto-pagination ends with an empty page (reference §10.4). No `has_more`, as observed,
-    unless the config asks for it."""
+    auto-pagination ends with an empty page (reference §10.4), unless the config plays a
+    provider that ignores them. No `has_more`, as observed, unless the config asks for it."""
     params = request.query_params
     files = list(state.files.values())
+    if config.list_ignores_pagination:
+        params = type(params)()  # every query parameter ignored: the full list again
     if params.get("order") == "desc":
         files.reverse()
     if params.get("purpose"):
@@ -122,6 +124,8 @@ def list_files(request: Request, config: EmulatorConfig, state: State) -> Respon
                 f"Invalid request: limit must be an integer between 1 and {MAX_LIST_LIMIT}"
             )
         files = files[: int(limit)]
+    elif config.list_page_size and not config.list_ignores_pagination:
+        files = files[: config.list_page_size]
     body: dict[str, object] = {"object": "list", "data": [file_object(f, config) for f in files]}
     if config.list_has_more:
         body["has_more"] = False
