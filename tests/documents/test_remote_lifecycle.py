@@ -162,3 +162,58 @@ def test_an_upload_whose_id_was_never_saved_is_adopted_and_deleted_when_given_up
     [slot] = RemoteFile.objects.all()
     assert slot.state == RemoteFileState.DELETED and slot.remote_id  # adopted by name
     assert _ledger_equals_provider(emulator)
+
+
+def _quiet(emulator) -> bool:
+    """Nothing left in flight: every document final, no open slot, no release waiting."""
+    from apps.documents.models import NOT_FINAL
+
+    return (
+        not Document.objects.filter(status__in=NOT_FINAL).exists()
+        and not RemoteFile.objects.filter(state=RemoteFileState.RESERVED).exists()
+        and filestore.pending_releases() == 0
+    )
+
+
+def test_after_uploads_deletes_reextracts_and_evictions_the_provider_holds_what_the_ledger_says(
+    provider_settings, transactional_db, emulator, team, member
+):
+    """Issue 16, done means: N uploads and N deletes mixed with re-extract and eviction, and
+    the emulator's file list equals exactly the files the ledger says the provider holds."""
+    from apps.moonshot.tasks import enforce_retention
+
+    n = 12
+    FileStorePolicy.objects.update_or_create(
+        pk=1, defaults={"retention": Retention.KEEP, "keep_files": 4, "keep_bytes": 10**12}
+    )
+    client = login(member)
+    with running_celery_worker(concurrency=3):
+        ids = [
+            _upload(client, team, f"doc-{i}.txt", f"Document {i} of the mix.".encode())["document"][
+                "id"
+            ]
+            for i in range(n)
+        ]
+        for document_id in ids[:3]:  # deleted at once: queued or mid-extraction
+            _delete(client, document_id, team)
+        _wait_final(*ids[3:], timeout=120)
+        for document_id in ids[3:7]:  # re-extract, and delete two of them while they run
+            client.post(f"/w/{team.slug}/documents/{document_id}/reextract/")
+        for document_id in ids[3:5]:
+            _delete(client, document_id, team)
+        enforce_retention.delay()  # evict beyond 4 kept copies, least recently used first
+        _wait(lambda: _quiet(emulator), timeout=120, what="the mix to settle")
+        _wait(lambda: len(emulator.state.files) <= 4, timeout=60, what="eviction")
+        _wait(lambda: _quiet(emulator), timeout=60, what="the eviction to settle")
+        assert _ledger_equals_provider(emulator), (
+            sorted(emulator.state.files),
+            [(s.remote_name, s.remote_id, s.state) for s in _held()],
+        )
+        assert 0 < len(emulator.state.files) <= 4
+
+        for document_id in ids[5:]:  # the other deletes: N uploads, N deletes in all
+            _delete(client, document_id, team)
+        _wait(lambda: _quiet(emulator), timeout=60, what="the deletes to settle")
+    assert emulator.state.files == {} and _held() == []
+    assert _ledger_equals_provider(emulator)
+    assert not Document.objects.exists()
