@@ -4,11 +4,13 @@ until the test opens a gate, so the test can delete the document at exactly that
 `DOCQA_TEST_PAUSE_AT`: "before_upload" (slot reserved, bytes not sent), "after_upload" (the
 provider holds the file, its id not saved yet) or "content" (id saved, text not fetched).
 `DOCQA_TEST_PAUSE_GATE` is a path: the worker creates `<gate>.reached` when it arrives and
-waits (60 s at most) until `<gate>` exists. Installed in each pool process after fork, so
-production code carries no test hook.
+waits (60 s at most) until `<gate>` exists; with `DOCQA_TEST_PAUSE_THEN=die` it then SIGKILLs
+its own process instead of going on, like the OOM killer. Installed in each pool process after
+fork, so production code carries no test hook.
 """
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -23,6 +25,9 @@ def _pause() -> None:
     deadline = time.monotonic() + 60
     while not gate.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    if os.environ.get("DOCQA_TEST_PAUSE_THEN") == "die" and not Path(f"{gate}.died").exists():
+        Path(f"{gate}.died").write_text("died")
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @worker_process_init.connect

@@ -73,13 +73,23 @@ def test_deleting_a_document_releases_its_kept_remote_copy(provider_worker, emul
     assert _held() == [] and _ledger_equals_provider(emulator)
 
 
-@pytest.mark.parametrize("step", ["before_upload", "after_upload", "content"])
+@pytest.mark.parametrize(
+    ("step", "then"),
+    [
+        ("before_upload", ""),
+        ("after_upload", ""),
+        ("content", ""),
+        ("after_upload", "die"),  # the worker is killed before it could save the id
+        ("content", "die"),
+    ],
+)
 def test_delete_mid_extraction_leaves_nothing_at_the_provider(
-    provider_settings, transactional_db, emulator, team, member, monkeypatch, tmp_path, step
+    provider_settings, transactional_db, emulator, team, member, monkeypatch, tmp_path, step, then
 ):
     gate = tmp_path / "gate"
     monkeypatch.setenv("DOCQA_TEST_PAUSE_AT", step)
     monkeypatch.setenv("DOCQA_TEST_PAUSE_GATE", str(gate))
+    monkeypatch.setenv("DOCQA_TEST_PAUSE_THEN", then)
     client = login(member)
     with running_celery_worker("tests.documents.provider_pause_settings"):
         document_id = _upload(client, team, "mid.pdf", make_pdf("Mid", "Deleted mid-way"))[
