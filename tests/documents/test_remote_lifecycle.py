@@ -227,3 +227,42 @@ def test_after_uploads_deletes_reextracts_and_evictions_the_provider_holds_what_
     assert emulator.state.files == {} and _held() == []
     assert _ledger_equals_provider(emulator)
     assert not Document.objects.exists()
+
+
+def test_rounds_of_sigkill_on_the_worker_pool_fail_nothing_and_leave_nothing(
+    provider_settings, transactional_db, emulator, team, member
+):
+    """Issue 16 (11): the pool's children are SIGKILLed again and again while they extract
+    (like the OOM killer, or an operator's kill -9). Every document still ends READY, none with
+    attempts_exhausted, and the provider holds exactly what the ledger says (nothing)."""
+    import psutil
+
+    emulator.config.extract_delay = 0.5  # each upload takes a moment: kills land mid-way
+    client = login(member)
+    with running_celery_worker(concurrency=2) as worker:
+        ids = [
+            _upload(client, team, f"kill-{i}.txt", f"Survivor number {i}.".encode())["document"][
+                "id"
+            ]
+            for i in range(5)
+        ]
+        pool = psutil.Process(worker.pid)
+        kills = 0
+        for _round in range(14):
+            time.sleep(0.5)
+            for child in pool.children():  # the prefork pool's processes
+                try:
+                    child.kill()
+                except psutil.NoSuchProcess:
+                    continue
+                kills += 1
+        documents = _wait_final(*ids, timeout=180)
+        _wait(lambda: _quiet(emulator), timeout=60, what="the pool to settle")
+    interrupted = sorted(d.interruptions for d in documents.values())
+    print(f"{kills} kills; interruptions per document: {interrupted}")
+    assert kills >= 10
+    failed = {d.pk: d.failure_reason for d in documents.values() if d.status != Status.READY}
+    assert not failed, failed
+    assert max(interrupted) >= 1  # kills did land mid-run (3+ exhausted the old budget)
+    assert all(d.attempts == 1 for d in documents.values())
+    assert emulator.state.files == {} and _ledger_equals_provider(emulator)

@@ -45,6 +45,9 @@ class EmulatorConfig:
     chunk_delay: float = 0.0
     first_token_delay: float = 0.0
     chunk_chars: int = 8
+    # Seconds an upload takes to extract before its FileObject returns (the provider extracts at
+    # upload time; real files take a while), so tests can catch a worker mid-extraction.
+    extract_delay: float = 0.0
     default_max_tokens: int = 1024
     # "observed": `Invalid request: Your request exceeded model token limit: W (requested: N)`;
     # "documented": `Your request exceeded model token limit : W` (reference §4.2).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -75,6 +76,8 @@ async def upload(
             "The total size of the files you have uploaded exceeded the max total size "
             f"{human_size(config.max_total_bytes)}, please delete previous uploaded files"
         )
+    if config.extract_delay:
+        await anyio.sleep(config.extract_delay)
     reason = faults.extraction_failure(filename)
     if reason is None:
         result = await run_in_threadpool(extract, filename, data)
