@@ -174,6 +174,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reconcile-provider-files": {"task": "moonshot.reconcile_files", "schedule": 15 * 60},
     "enforce-provider-retention": {"task": "moonshot.enforce_retention", "schedule": 5 * 60},
+    # Remote copies queued for deletion whose first try failed (provider down), with backoff.
+    "release-provider-files": {"task": "moonshot.release_files", "schedule": 60.0},
     # Documents whose task was lost (broker flushed, worker killed past its retries) are put back
     # on the queue or failed; see apps.documents.pipeline.sweep_stuck_documents.
     "documents.sweep_stuck": {"task": "documents.sweep_stuck_documents", "schedule": 300.0},
@@ -213,6 +215,13 @@ MOONSHOT_KEEP_FILES = env.int("MOONSHOT_KEEP_FILES", default=900)
 MOONSHOT_KEEP_BYTES = env.int("MOONSHOT_KEEP_BYTES", default=9 * 1024**3)
 # Remote files younger than this are never treated as orphans (their upload may be in flight).
 MOONSHOT_RECONCILE_GRACE_SECONDS = env.int("MOONSHOT_RECONCILE_GRACE_SECONDS", default=600)
+# Files at the provider that no ledger row knows (another tool on the same key, a lost database):
+# "delete" (default: the account is DocQA's transit buffer) deletes them once older than the
+# grace period; "report" only lists them on /ops/, where an admin may delete them one by one.
+# Copies named after a row the app already released are deleted at once under either policy.
+MOONSHOT_ORPHAN_POLICY = env("MOONSHOT_ORPHAN_POLICY", default="delete")
+if MOONSHOT_ORPHAN_POLICY not in ("delete", "report"):
+    raise ImproperlyConfigured("MOONSHOT_ORPHAN_POLICY must be 'delete' or 'report'.")
 # A document whose extraction met a busy provider (429s, overload, a full file store, after the
 # client's own retries) goes back to the queue and is tried again this many seconds later.
 DOCQA_PROVIDER_RETRY_SECONDS = env.int("DOCQA_PROVIDER_RETRY_SECONDS", default=20)
@@ -283,6 +292,9 @@ DOCQA_MAX_UPLOAD_BYTES = env.int("DOCQA_MAX_UPLOAD_BYTES", default=100 * 1024 * 
 # Extraction runs per document before it is failed; stored on each row when it is created, so a
 # task that kills its worker every time (OOM, segfault) ends FAILED instead of looping forever.
 DOCQA_EXTRACT_MAX_ATTEMPTS = env.int("DOCQA_EXTRACT_MAX_ATTEMPTS", default=3)
+# Runs killed or lost mid-extraction (SIGKILL, OOM, a restart) are counted apart from attempts:
+# a file that kills its worker every time still ends FAILED, after this many interruptions.
+DOCQA_EXTRACT_MAX_INTERRUPTIONS = env.int("DOCQA_EXTRACT_MAX_INTERRUPTIONS", default=10)
 # A document queued or in progress for longer than this is treated as lost by the sweep. It must
 # exceed the hard task time limit, or a slow but live extraction would be run twice.
 DOCQA_EXTRACT_STUCK_SECONDS = max(

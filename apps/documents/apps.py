@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete
 from django.utils.translation import gettext_lazy as _
 
 
@@ -6,3 +7,14 @@ class DocumentsConfig(AppConfig):
     name = "apps.documents"
     label = "documents"
     verbose_name = _("Documents")
+
+    def ready(self) -> None:
+        from apps.moonshot.reconcile import register_owner_kind
+
+        from . import remote_copies
+        from .models import Document
+
+        register_owner_kind("document", remote_copies.document_owner_states)
+        post_delete.connect(
+            remote_copies.on_document_deleted, sender=Document, dispatch_uid="release-copies"
+        )

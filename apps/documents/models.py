@@ -50,6 +50,10 @@ def default_max_attempts() -> int:
     return settings.DOCQA_EXTRACT_MAX_ATTEMPTS
 
 
+def default_max_interruptions() -> int:
+    return settings.DOCQA_EXTRACT_MAX_INTERRUPTIONS
+
+
 class ExtractedText(models.Model):
     """The text of one distinct file content (by SHA-256), shared by every document with it.
 
@@ -105,6 +109,10 @@ class Document(models.Model):
     failure_reason = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     max_attempts = models.PositiveSmallIntegerField(default=default_max_attempts)
+    # Runs that died without an outcome (worker SIGKILLed, OOM, task lost): not the content's
+    # fault as a rule, so they have their own, larger budget and refund their attempt.
+    interruptions = models.PositiveSmallIntegerField(default=0)
+    max_interruptions = models.PositiveSmallIntegerField(default=default_max_interruptions)
     # Id of the Celery task that owns the in-progress state; a redelivery of the same message
     # (worker lost) may take the row over, any other copy may not.
     task_id = models.CharField(max_length=64, blank=True)

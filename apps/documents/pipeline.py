@@ -22,7 +22,7 @@ from django.utils import timezone
 from apps.core.textclean import clean_text
 from apps.moonshot.tokens import estimate_tokens
 
-from . import transitions
+from . import remote_copies, transitions
 from .extractors import ExtractionResult, ExtractionStrategy, choose_strategy
 from .failures import ExtractionDeferred, ExtractionFailed
 from .models import IN_PROGRESS, Document, ExtractedText, Status
@@ -98,6 +98,8 @@ def run_extraction(document_id: int, *, task_id: str | None = None) -> None:
     claimed = transitions.claim(document_id, task_id=task_id, to=to)
     if claimed is None:
         logger.info("document %s is not waiting for this task; skipped", document_id)
+        if Document.objects.filter(pk=document_id, status=Status.FAILED).exists():
+            remote_copies.release_for(document_id)  # given up: a copy left by a killed run goes
         return
     try:
         if cached is not None:
@@ -115,6 +117,8 @@ def run_extraction(document_id: int, *, task_id: str | None = None) -> None:
         raise
     except ClaimLost:
         logger.info("document %s was deleted or taken over during extraction", document_id)
+        if not Document.objects.filter(pk=document_id).exists():
+            remote_copies.release_for(document_id)
     except SoftTimeLimitExceeded:
         transitions.fail(claimed.pk, task_id=task_id, failure=ExtractionFailed("timeout"))
     except Exception:
@@ -154,6 +158,7 @@ def sweep_stuck_documents(*, now: datetime | None = None) -> SweepReport:
             enqueue_extraction(pk)
             report.requeued.append(pk)
         elif transitions.fail_lost(pk, stuck_before=stuck_before):
+            remote_copies.release_for(pk)
             report.failed.append(pk)
     if report.requeued or report.failed or report.reenqueued:
         logger.warning("sweep: %s", report)

@@ -8,7 +8,7 @@ task runs harmless without locks held across provider calls (reference §C2).
 
 from __future__ import annotations
 
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -28,31 +28,50 @@ def _owned(document_id: int, task_id: str):
 
 def claim(document_id: int, *, task_id: str, to: Status) -> Document | None:
     """Take a queued document (or re-take one this same task message owned before its worker
-    died) and count an attempt. Returns the document, or None when there is nothing to do.
+    died). Returns the document, or None when there is nothing to do.
 
-    A message redelivered after the worker was killed carries the same task id, so it may resume
-    the in-progress row; any other copy finds the row owned and does nothing. When the row is out
-    of attempts it is failed here, which ends the poison loop of `reject_on_worker_lost`.
+    A fresh claim counts an attempt. A message redelivered after its worker was killed carries
+    the same task id: it resumes the in-progress row and counts an *interruption* instead, the
+    attempt it continues is not spent again (a SIGKILL of the pool is not the content's fault).
+    Any other copy finds the row owned and does nothing. Past ``max_interruptions`` the row is
+    failed here, which ends the poison loop of `reject_on_worker_lost` for a file that kills its
+    worker every time.
     """
     now = timezone.now()
-    mine = Q(status=Status.QUEUED) | Q(status__in=IN_PROGRESS, task_id=task_id)
-    candidates = Document.objects.filter(mine, pk=document_id)
-    taken = candidates.filter(attempts__lt=F("max_attempts")).update(
+    base = Document.objects.filter(pk=document_id)
+    redelivered = base.filter(status__in=IN_PROGRESS, task_id=task_id)
+    resumed = redelivered.filter(interruptions__lt=F("max_interruptions") - 1).update(
+        status=to, interruptions=F("interruptions") + 1, status_changed_at=now, **_CLEARED
+    )
+    taken = resumed or base.filter(status=Status.QUEUED, attempts__lt=F("max_attempts")).update(
         status=to, task_id=task_id, attempts=F("attempts") + 1, status_changed_at=now, **_CLEARED
     )
     if taken:
         return Document.objects.select_related("workspace").get(pk=document_id)
-    attempts = candidates.values_list("attempts", flat=True).first()
+    interrupted = redelivered.values_list("interruptions", flat=True).first()
+    if interrupted is not None:
+        failure = ExtractionFailed("attempts_exhausted", attempts=interrupted + 1)
+        redelivered.update(
+            interruptions=F("interruptions") + 1, status_changed_at=now, **_failed(failure)
+        )
+        return None
+    exhausted = base.filter(status=Status.QUEUED, attempts__gte=F("max_attempts"))
+    attempts = exhausted.values_list("attempts", flat=True).first()
     if attempts is not None:
-        failure = ExtractionFailed("attempts_exhausted", attempts=attempts)
-        candidates.filter(attempts__gte=F("max_attempts")).update(
-            status=Status.FAILED,
+        exhausted.update(
             status_changed_at=now,
-            failure_code=failure.code,
-            failure_params=failure.params,
-            failure_reason=failure.english,
+            **_failed(ExtractionFailed("attempts_exhausted", attempts=attempts)),
         )
     return None
+
+
+def _failed(failure: ExtractionFailed) -> dict:
+    return {
+        "status": Status.FAILED,
+        "failure_code": failure.code,
+        "failure_params": failure.params,
+        "failure_reason": failure.english,
+    }
 
 
 def step(document_id: int, *, task_id: str, to: Status) -> None:
@@ -82,13 +101,7 @@ def finish(document_id: int, *, task_id: str, text: ExtractedText, extractor: st
 
 def fail(document_id: int, *, task_id: str, failure: ExtractionFailed) -> bool:
     return bool(
-        _owned(document_id, task_id).update(
-            status=Status.FAILED,
-            status_changed_at=timezone.now(),
-            failure_code=failure.code,
-            failure_params=failure.params,
-            failure_reason=failure.english,
-        )
+        _owned(document_id, task_id).update(status_changed_at=timezone.now(), **_failed(failure))
     )
 
 
@@ -110,6 +123,7 @@ def requeue_final(document_id: int, *, refresh: bool) -> bool:
             status=Status.QUEUED,
             status_changed_at=timezone.now(),
             attempts=0,
+            interruptions=0,
             task_id="",
             refresh_requested=refresh,
             **_CLEARED,
@@ -118,14 +132,21 @@ def requeue_final(document_id: int, *, refresh: bool) -> bool:
 
 
 def requeue_lost(document_id: int, *, stuck_before) -> bool:
-    """An in-progress document whose task vanished goes back to the queue (attempts kept)."""
+    """An in-progress document whose task vanished goes back to the queue: an interruption,
+    whose attempt is refunded (the new message's claim counts it again)."""
     return bool(
         Document.objects.filter(
             pk=document_id,
             status__in=IN_PROGRESS,
             status_changed_at__lt=stuck_before,
-            attempts__lt=F("max_attempts"),
-        ).update(status=Status.QUEUED, status_changed_at=timezone.now(), task_id="")
+            interruptions__lt=F("max_interruptions") - 1,
+        ).update(
+            status=Status.QUEUED,
+            status_changed_at=timezone.now(),
+            task_id="",
+            interruptions=F("interruptions") + 1,
+            attempts=Greatest(F("attempts") - 1, 0),
+        )
     )
 
 
@@ -139,23 +160,21 @@ def touch_queued(document_id: int, *, stuck_before) -> bool:
 
 
 def fail_lost(document_id: int, *, stuck_before) -> bool:
-    """An in-progress document whose task vanished and has no attempts left is failed."""
+    """An in-progress document whose task vanished once too often is failed."""
     rows = Document.objects.filter(
         pk=document_id,
         status__in=IN_PROGRESS,
         status_changed_at__lt=stuck_before,
-        attempts__gte=F("max_attempts"),
+        interruptions__gte=F("max_interruptions") - 1,
     )
-    attempts = rows.values_list("attempts", flat=True).first()
-    if attempts is None:
+    interrupted = rows.values_list("interruptions", flat=True).first()
+    if interrupted is None:
         return False
-    failure = ExtractionFailed("attempts_exhausted", attempts=attempts)
+    failure = ExtractionFailed("attempts_exhausted", attempts=interrupted + 1)
     return bool(
         rows.update(
-            status=Status.FAILED,
+            interruptions=F("interruptions") + 1,
             status_changed_at=timezone.now(),
-            failure_code=failure.code,
-            failure_params=failure.params,
-            failure_reason=failure.english,
+            **_failed(failure),
         )
     )

@@ -20,9 +20,11 @@ class RemoteFileAdmin(admin.ModelAdmin):
         "reserved_at",
         "last_used_at",
         "deleted_at",
+        "release_requested_at",
+        "release_attempts",
         "note",
     ]
-    list_filter = ["state", "reserved_at", "deleted_at"]
+    list_filter = ["state", "reserved_at", "deleted_at", "release_requested_at"]
     search_fields = ["remote_name", "remote_id", "owner", "note"]
     date_hierarchy = "reserved_at"
     readonly_fields = [f.name for f in RemoteFile._meta.fields]

@@ -222,10 +222,25 @@ class MoonshotClient(_Base):
         )
         return RemoteFile.from_json(response.json())
 
-    def list_files(self) -> list[RemoteFile]:
-        """Every stored file, from the full `data` list (cursor pagination is not relied on)."""
-        response = self._request("GET", "/files")
-        return [RemoteFile.from_json(item) for item in response.json().get("data") or []]
+    def list_files(self, *, max_pages: int = 20) -> list[RemoteFile]:
+        """Every stored file. The first page is the plain list (what Moonshot's samples read);
+        further pages follow ``after=<last id>`` in case the provider pages. Whether it honours
+        ``after`` is unknown (reference §10.4), so the walk stops at an empty page, at
+        ``has_more: false``, or at a page that brings no id not already seen (a provider that
+        ignores ``after`` returns the same list again); ``max_pages`` bounds it regardless."""
+        files: dict[str, RemoteFile] = {}
+        params: dict[str, str] = {}
+        for _page in range(max_pages):
+            body = self._request("GET", "/files", params=params).json()
+            page = [RemoteFile.from_json(item) for item in body.get("data") or []]
+            fresh = [f for f in page if f.id not in files]
+            files.update((f.id, f) for f in fresh)
+            if not fresh or body.get("has_more") is False:
+                break
+            params = {"after": page[-1].id}
+        else:
+            logger.warning("Provider file list still paging after %d pages; stopped", max_pages)
+        return list(files.values())
 
     def retrieve_file(self, file_id: str) -> RemoteFile:
         return RemoteFile.from_json(self._request("GET", f"/files/{file_id}").json())

@@ -1,9 +1,11 @@
-"""Services for the provider's file store: reserve, confirm, release, evict and reconcile.
+"""Services for the provider's file store: reserve, confirm, release, evict (reconcile is in
+``reconcile.py``).
 
 Invariants (design.md #2): a slot is reserved atomically before any upload; a slot is released
-exactly once, when the remote copy is confirmed gone (or never existed); remote files are named
-`docqa-<uuid><ext>` so a reconcile sweep maps every remote file back to its ledger row, deletes
-orphans (crashes, other tools on the same key) and repairs rows whose remote file vanished.
+exactly once, when the remote copy is confirmed gone (or never existed); a copy that must go
+but could not be deleted stays held and queued (``request_release`` / ``release_due``, with
+backoff), so the ledger never forgets a file the provider holds; remote files are named
+`docqa-<uuid><ext>` so a reconcile sweep maps every remote file back to its ledger row.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from .client import MoonshotClient
-from .models import FileStoreQuota, ReconcileRun, RemoteFile, RemoteFileState
+from .errors import MoonshotError
+from .models import FileStoreQuota, RemoteFile, RemoteFileState
 
 logger = logging.getLogger(__name__)
 REMOTE_PREFIX = "docqa-"
@@ -49,8 +52,13 @@ def remote_name_for(original_name: str) -> str:
 
 
 def current_slot(owner: str) -> RemoteFile | None:
-    """The slot this owner already holds (a re-run after a crash picks up where it stopped)."""
-    return RemoteFile.objects.filter(owner=owner, state__in=HOLDING).order_by("reserved_at").first()
+    """The slot this owner already holds (a re-run after a crash picks up where it stopped).
+    A slot queued for release is not offered: it is on its way out."""
+    return (
+        RemoteFile.objects.filter(owner=owner, state__in=HOLDING, release_requested_at__isnull=True)
+        .order_by("reserved_at")
+        .first()
+    )
 
 
 def reserve(owner: str, size: int, original_name: str) -> RemoteFile | None:
@@ -75,13 +83,36 @@ def reserve(owner: str, size: int, original_name: str) -> RemoteFile | None:
         )
 
 
-def mark_uploaded(slot: RemoteFile, remote_id: str) -> None:
-    """Record the remote id in its own transaction, the moment the upload returns."""
+def mark_uploaded(slot: RemoteFile, remote_id: str) -> bool:
+    """Record the remote id in its own transaction, the moment the upload returns.
+
+    Returns False when the slot was released while the upload travelled (its document was
+    deleted): the row is then held again with the id and queued for release, so the ledger
+    never forgets a file the provider holds. The caller must stop and discard the copy.
+    """
     now = timezone.now()
-    RemoteFile.objects.filter(pk=slot.pk).update(
-        remote_id=remote_id, state=RemoteFileState.UPLOADED, uploaded_at=now, last_used_at=now
-    )
+    with transaction.atomic():
+        adopted = RemoteFile.objects.filter(pk=slot.pk, state=RemoteFileState.RESERVED).update(
+            remote_id=remote_id, state=RemoteFileState.UPLOADED, uploaded_at=now, last_used_at=now
+        )
+        if not adopted:
+            held_again = RemoteFile.objects.filter(
+                pk=slot.pk, state=RemoteFileState.DELETED, remote_id=""
+            ).update(
+                remote_id=remote_id,
+                state=RemoteFileState.UPLOADED,
+                uploaded_at=now,
+                deleted_at=None,
+                release_requested_at=now,
+                next_release_at=now,
+                note="uploaded after its slot was released",
+            )
+            if held_again:
+                FileStoreQuota.objects.filter(pk=1).update(
+                    files_used=F("files_used") + 1, bytes_used=F("bytes_used") + slot.size
+                )
     slot.remote_id, slot.state, slot.uploaded_at = remote_id, RemoteFileState.UPLOADED, now
+    return bool(adopted)
 
 
 def touch(slot: RemoteFile) -> None:
@@ -105,12 +136,122 @@ def release(slot: RemoteFile, note: str = "") -> bool:
 def delete_remote(slot: RemoteFile, client: MoonshotClient, note: str = "deleted") -> None:
     """Delete the remote copy (if it was ever uploaded) and release the slot.
 
-    Raises the provider error when the delete fails, keeping the slot held: a later sweep
-    retries, so a flaky delete never leaves an untracked file behind.
+    A 404 counts as deleted. Raises the provider error when the delete fails, keeping the slot
+    held; callers that cannot wait use ``discard`` instead, which queues a retry.
     """
-    if slot.remote_id:
+    if slot.remote_id and not _shared(slot):
         client.delete_file(slot.remote_id)
     release(slot, note=note)
+
+
+def _shared(slot: RemoteFile) -> bool:
+    """Another held row names the same remote file: it still needs the copy."""
+    return (
+        RemoteFile.objects.filter(remote_id=slot.remote_id, state__in=HOLDING)
+        .exclude(pk=slot.pk)
+        .exclude(release_requested_at__isnull=False)
+        .exists()
+    )
+
+
+# --- the release queue: copies that must go, retried with backoff until the provider agrees ---
+RELEASE_BACKOFF_BASE = 5.0  # seconds; doubled per failed attempt
+RELEASE_BACKOFF_CAP = 3600.0
+
+
+def request_release(*, owner: str | None = None, slot: RemoteFile | None = None) -> int:
+    """Queue the held copies of ``owner`` (or one ``slot``) for deletion at the provider.
+
+    Only marks rows (one UPDATE, safe inside the caller's transaction); ``release_due`` does
+    the provider calls. Returns how many rows were newly queued.
+    """
+    rows = RemoteFile.objects.filter(state__in=HOLDING, release_requested_at__isnull=True)
+    if slot is not None:
+        rows = rows.filter(pk=slot.pk)
+    elif owner is not None:
+        rows = rows.filter(owner=owner)
+    else:
+        raise ValueError("request_release needs an owner or a slot")
+    now = timezone.now()
+    return rows.update(release_requested_at=now, next_release_at=now)
+
+
+def discard(slot: RemoteFile, client: MoonshotClient, note: str) -> bool:
+    """Delete the copy now if the provider answers, else queue it for a retry. True if gone."""
+    try:
+        delete_remote(slot, client, note=note)
+    except MoonshotError as error:
+        logger.warning("could not delete remote copy %s: %s", slot.remote_name, error)
+        request_release(slot=slot)
+        _note_failure(slot.pk, error)
+        return False
+    return True
+
+
+def pending_releases() -> int:
+    return RemoteFile.objects.filter(state__in=HOLDING, release_requested_at__isnull=False).count()
+
+
+def next_release_in() -> float | None:
+    """Seconds until the earliest queued release is due (0 when overdue), None when none."""
+    due = (
+        RemoteFile.objects.filter(state__in=HOLDING, release_requested_at__isnull=False)
+        .order_by("next_release_at")
+        .values_list("next_release_at", flat=True)
+        .first()
+    )
+    if due is None:
+        return None
+    return max((due - timezone.now()).total_seconds(), 0.0)
+
+
+def _note_failure(pk: int, error: Exception) -> None:
+    row = RemoteFile.objects.filter(pk=pk).values_list("release_attempts", flat=True).first()
+    attempts = (row or 0) + 1
+    wait = min(RELEASE_BACKOFF_CAP, RELEASE_BACKOFF_BASE * 2 ** (attempts - 1))
+    RemoteFile.objects.filter(pk=pk).update(
+        release_attempts=attempts,
+        next_release_at=timezone.now() + timedelta(seconds=wait),
+        last_error=str(error)[:255],
+    )
+
+
+def release_due(client: MoonshotClient, *, limit: int = 200) -> int:
+    """Delete the queued copies that are due; returns how many were released.
+
+    A copy whose id was never saved (killed after the upload) is looked up by its unique name
+    in the provider's list; not found, it is released once it is older than the reconcile grace
+    (an upload still in flight re-holds its row, see ``mark_uploaded``). A failure reschedules
+    the row with exponential backoff and stops the batch: the provider is probably down.
+    """
+    now = timezone.now()
+    due = list(
+        RemoteFile.objects.filter(
+            state__in=HOLDING, release_requested_at__isnull=False, next_release_at__lte=now
+        ).order_by("next_release_at")[:limit]
+    )
+    listed: dict[str, str] | None = None
+    grace = timedelta(seconds=settings.MOONSHOT_RECONCILE_GRACE_SECONDS)
+    released = 0
+    for slot in due:
+        try:
+            if not slot.remote_id:
+                if listed is None:
+                    listed = {f.filename: f.id for f in client.list_files()}
+                remote_id = listed.get(slot.remote_name, "")
+                if remote_id:
+                    slot.remote_id = remote_id
+                    RemoteFile.objects.filter(pk=slot.pk).update(remote_id=remote_id)
+                elif slot.reserved_at > now - grace:
+                    _note_failure(slot.pk, RuntimeError("upload not at the provider (yet)"))
+                    continue
+            delete_remote(slot, client, note="released: no longer needed")
+            released += 1
+        except MoonshotError as error:
+            logger.warning("release of %s failed, retried later: %s", slot.remote_name, error)
+            _note_failure(slot.pk, error)
+            break
+    return released
 
 
 def evict_beyond(
@@ -125,7 +266,8 @@ def evict_beyond(
     uploaded = RemoteFile.objects.filter(state=RemoteFileState.UPLOADED)
     count = uploaded.count()
     total = uploaded.aggregate(total=Sum("size"))["total"] or 0
-    for slot in uploaded.exclude(owner__in=list(spare)).order_by("last_used_at"):
+    candidates = uploaded.exclude(owner__in=list(spare)).filter(release_requested_at__isnull=True)
+    for slot in candidates.order_by("last_used_at"):
         if count <= keep_files and total <= keep_bytes:
             break
         delete_remote(slot, client, note="evicted (least recently used)")
@@ -150,55 +292,3 @@ def recount() -> FileStoreQuota:
         size = holding.aggregate(total=Sum("size"))["total"] or 0
         FileStoreQuota.objects.filter(pk=1).update(files_used=files, bytes_used=size)
     return FileStoreQuota.objects.get(pk=1)
-
-
-def reconcile(client: MoonshotClient, *, trigger: str = "schedule") -> ReconcileRun:
-    """Match the provider's full file list against the ledger and repair both sides.
-
-    - a remote file no slot knows (or whose slot is released), older than the grace period:
-      an orphan, deleted;
-    - an UPLOADED slot whose remote file is gone: released ("vanished");
-    - a RESERVED slot whose upload did reach the provider (crash before the id was saved):
-      adopted as UPLOADED; a RESERVED slot older than the grace period with no remote file:
-      released.
-    The grace period keeps the sweep away from uploads in flight.
-    """
-    run = ReconcileRun.objects.create(trigger=trigger)
-    grace = timedelta(seconds=settings.MOONSHOT_RECONCILE_GRACE_SECONDS)
-    now = timezone.now()
-    try:
-        remote = client.list_files()
-        run.remote_count = len(remote)
-        run.remote_bytes = sum(f.bytes for f in remote)
-        slots = {s.remote_name: s for s in RemoteFile.objects.filter(state__in=HOLDING)}
-        by_id = {s.remote_id: s for s in slots.values() if s.remote_id}
-        seen: set[int] = set()
-        for item in remote:
-            slot = by_id.get(item.id) or slots.get(item.filename)
-            if slot is not None:
-                seen.add(slot.pk)
-                if slot.state == RemoteFileState.RESERVED:
-                    mark_uploaded(slot, item.id)
-                continue
-            age = now.timestamp() - item.created_at
-            if age >= grace.total_seconds():
-                client.delete_file(item.id)
-                run.orphans_deleted += 1
-        for slot in slots.values():
-            if slot.pk in seen:
-                continue
-            if slot.state == RemoteFileState.UPLOADED:
-                release(slot, note="vanished from the provider")
-                run.vanished_repaired += 1
-            elif slot.reserved_at <= now - grace:
-                release(slot, note="reservation never reached the provider")
-                run.reservations_released += 1
-        recount()
-    except Exception as exc:
-        run.error = str(exc)[:2000]
-        logger.exception("Reconcile failed")
-        raise
-    finally:
-        run.finished_at = timezone.now()
-        run.save()
-    return run

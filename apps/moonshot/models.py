@@ -58,12 +58,22 @@ class RemoteFile(models.Model):
     last_used_at = models.DateTimeField(_("last used"), default=timezone.now, db_index=True)
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=255, blank=True)
+    # Set when the remote copy must go (its document was deleted, or the retention policy no
+    # longer wants it). The row keeps holding its slot until the provider confirms the delete
+    # (or answers 404); failed deletes are retried with backoff (filestore.release_due).
+    release_requested_at = models.DateTimeField(_("release requested"), null=True, blank=True)
+    release_attempts = models.PositiveSmallIntegerField(_("release attempts"), default=0)
+    next_release_at = models.DateTimeField(_("next release attempt"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
 
     class Meta:
         ordering = ["-reserved_at"]
         verbose_name = _("remote file")
         verbose_name_plural = _("remote files")
-        indexes = [models.Index(fields=["state", "last_used_at"])]
+        indexes = [
+            models.Index(fields=["state", "last_used_at"]),
+            models.Index(fields=["state", "next_release_at"], name="remotefile_release_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.remote_name} ({self.state})"
@@ -84,6 +94,13 @@ class ReconcileRun(models.Model):
     orphans_deleted = models.PositiveIntegerField(default=0)
     vanished_repaired = models.PositiveIntegerField(default=0)
     reservations_released = models.PositiveIntegerField(default=0)
+    # Provider files no ledger row knows (other tools on the key, a lost database), and copies
+    # the ledger held that nothing needs any more (deleted documents, "delete" policy).
+    orphans_found = models.PositiveIntegerField(default=0)
+    copies_released = models.PositiveIntegerField(default=0)
+    # What the sweep saw and did, item by item, for the dashboard: {"orphans": [{"id",
+    # "filename", "bytes", "age", "action"}], "vanished": [...], "adopted": [...]}.
+    findings = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 
     class Meta:

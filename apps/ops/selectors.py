@@ -121,7 +121,14 @@ def file_store() -> FileStoreFigures:
 
 
 def recent_reconciles(count: int = 5) -> list[ReconcileRun]:
-    return list(ReconcileRun.objects.order_by("-started_at")[:count])
+    return list(ReconcileRun.objects.order_by("-started_at", "-pk")[:count])
+
+
+def kept_orphan_ids() -> list[str]:
+    """Ids of the orphans the last finished reconcile reported and did not delete."""
+    run = ReconcileRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+    orphans = (run.findings or {}).get("orphans", []) if run else []
+    return [str(o["id"]) for o in orphans if not o.get("deleted")]
 
 
 # --- workspaces ---------------------------------------------------------------------------------

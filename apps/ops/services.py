@@ -52,12 +52,15 @@ def _require_provider() -> None:
         )
 
 
-def request_reconcile() -> None:
-    """Queue one reconcile sweep (trigger "admin"); its ReconcileRun shows on the dashboard.
+def request_reconcile(*, delete_ids: Iterable[str] = ()) -> ReconcileRun:
+    """Queue one reconcile sweep (trigger "admin") and return its ReconcileRun, created now so
+    the dashboard shows the request at once and then, as the worker fills it in, what the sweep
+    found and did. ``delete_ids``: orphans (from an earlier run's findings) the admin chose to
+    delete; the sweep deletes them only if no ledger row claims them by then.
 
-    Raises OpsError without a provider key, while a sweep is running, or when one was
-    requested moments ago (a double click, two admins at once): sweeps must not overlap, or
-    both would try to delete the same orphans.
+    Raises OpsError without a provider key, while a sweep is running, or when a plain sweep
+    was requested moments ago (a double click, two admins at once): sweeps must not overlap,
+    or both would try to delete the same orphans.
     """
     from apps.moonshot.tasks import reconcile_files
 
@@ -65,9 +68,16 @@ def request_reconcile() -> None:
     recent = timezone.now() - RECONCILE_RUNNING_MAX
     if ReconcileRun.objects.filter(finished_at__isnull=True, started_at__gte=recent).exists():
         raise OpsError(_("A reconcile is running now; its result will appear below."))
-    if not cache.add("ops:reconcile-requested", 1, timeout=RECONCILE_DEBOUNCE_SECONDS):
+    ids = sorted({str(i) for i in delete_ids if i})
+    # A deletion the admin picked from the last run's findings is a deliberate second request.
+    debounced = not cache.add("ops:reconcile-requested", 1, timeout=RECONCILE_DEBOUNCE_SECONDS)
+    if debounced and not ids:
         raise OpsError(_("A reconcile was requested moments ago; its result will appear below."))
-    transaction.on_commit(partial(reconcile_files.delay, trigger="admin"))
+    run = ReconcileRun.objects.create(trigger="admin")
+    transaction.on_commit(
+        partial(reconcile_files.delay, trigger="admin", run_id=run.pk, delete_ids=ids)
+    )
+    return run
 
 
 def request_eviction(mode: EvictMode) -> None:

@@ -84,10 +84,43 @@ def reconcile(request: HttpRequest) -> HttpResponse:
     except services.OpsError as error:
         messages.error(request, str(error))
     else:
+        messages.success(request, _("Reconcile queued. Its result appears below in a moment."))
+    return _back("reconcile")
+
+
+@staff_view
+@require_POST
+def delete_orphans(request: HttpRequest) -> HttpResponse:
+    """Delete orphans the last reconcile reported (one, or all it kept), in a new sweep."""
+    if request.POST.get("all") == "1":
+        ids = selectors.kept_orphan_ids()
+    else:
+        ids = [i for i in request.POST.getlist("file") if i.isalnum()]
+    if not ids:
+        messages.error(request, _("Choose at least one orphan to delete."))
+        return _back("reconcile")
+    try:
+        services.request_reconcile(delete_ids=ids)
+    except services.OpsError as error:
+        messages.error(request, str(error))
+    else:
         messages.success(
-            request, _("Reconcile queued. Reload this page in a moment to see its result.")
+            request,
+            ngettext(
+                "Deleting %(n)d orphan; the reconcile below shows when it is gone.",
+                "Deleting %(n)d orphans; the reconcile below shows when they are gone.",
+                len(ids),
+            )
+            % {"n": len(ids)},
         )
-    return _back("file-store")
+    return _back("reconcile")
+
+
+@staff_view
+@require_safe
+def reconcile_runs(request: HttpRequest) -> HttpResponse:
+    """The reconcile section alone, which the dashboard polls while a run is unfinished."""
+    return render(request, "ops/_reconcile.html", {"runs": selectors.recent_reconciles()})
 
 
 @staff_view

@@ -18,8 +18,9 @@ _MARKER = Path(os.environ.get("DOCQA_TEST_CRASH_MARKER", "/tmp/docqa-crash-marke
 
 
 def _die_once() -> None:
-    if not _MARKER.exists():
-        _MARKER.write_text("crashed")
+    crashed = len(_MARKER.read_text()) if _MARKER.exists() else 0
+    if crashed < int(os.environ.get("DOCQA_TEST_CRASH_TIMES", "1")):
+        _MARKER.write_text("x" * (crashed + 1))
         os.kill(os.getpid(), signal.SIGKILL)
 
 

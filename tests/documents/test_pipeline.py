@@ -107,23 +107,42 @@ def test_another_task_cannot_take_a_document_in_progress(owner_membership):
     assert document.attempts == 1
 
 
-def test_a_redelivered_message_resumes_and_counts_an_attempt(owner_membership):
+def test_a_redelivered_message_resumes_and_counts_an_interruption_not_an_attempt(
+    owner_membership,
+):
     document = _ingest(owner_membership, "a.txt", b"alpha")
     transitions.claim(document.pk, task_id="same", to=Status.EXTRACTING)  # then the worker died
     pipeline.run_extraction(document.pk, task_id="same")
     document.refresh_from_db()
-    assert document.status == Status.READY and document.attempts == 2
+    assert document.status == Status.READY
+    assert (document.attempts, document.interruptions) == (1, 1)
+
+
+def test_kills_beyond_the_attempt_budget_do_not_fail_the_document(owner_membership):
+    """Issue 16 (11): five SIGKILLs of the pool mid-extraction (more than the 3 attempts meant
+    for bad content) and the document still ends READY."""
+    document = _ingest(owner_membership, "a.txt", b"alpha")
+    transitions.claim(document.pk, task_id="same", to=Status.EXTRACTING)
+    for _kill in range(5):  # each redelivery is taken, and its worker killed again
+        assert transitions.claim(document.pk, task_id="same", to=Status.EXTRACTING)
+    pipeline.run_extraction(document.pk, task_id="same")
+    document.refresh_from_db()
+    assert document.status == Status.READY, document.failure_reason
+    assert (document.attempts, document.interruptions) == (1, 6)
 
 
 def test_out_of_attempts_the_document_fails(owner_membership):
     document = _ingest(owner_membership, "a.txt", b"alpha")
     Document.objects.filter(pk=document.pk).update(
-        status=Status.EXTRACTING, task_id="poison", attempts=document.max_attempts
+        status=Status.EXTRACTING,
+        task_id="poison",
+        attempts=1,
+        interruptions=document.max_interruptions - 1,
     )
     pipeline.run_extraction(document.pk, task_id="poison")
     document.refresh_from_db()
     assert document.status == Status.FAILED and document.failure_code == "attempts_exhausted"
-    assert f"interrupted {document.max_attempts} times" in document.failure_message
+    assert f"interrupted {document.max_interruptions} times" in document.failure_message
 
 
 def test_max_attempts_comes_from_settings_and_is_stored_on_the_row(settings, owner_membership):
@@ -288,7 +307,14 @@ def test_sweep_requeues_lost_documents_and_fails_exhausted_ones(
     lost = _ingest(owner_membership, "lost.txt", b"lost")
     _age(lost, 700, status=Status.EXTRACTING, task_id="dead", attempts=1)
     spent = _ingest(owner_membership, "spent.txt", b"spent")
-    _age(spent, 700, status=Status.UPLOADING, task_id="dead", attempts=spent.max_attempts)
+    _age(
+        spent,
+        700,
+        status=Status.UPLOADING,
+        task_id="dead",
+        attempts=1,
+        interruptions=spent.max_interruptions - 1,
+    )
     waiting = _ingest(owner_membership, "waiting.txt", b"waiting")
     _age(waiting, 700)
     fresh = _ingest(owner_membership, "fresh.txt", b"fresh")
@@ -303,6 +329,8 @@ def test_sweep_requeues_lost_documents_and_fails_exhausted_ones(
     assert states[lost.pk] == Status.QUEUED and states[spent.pk] == Status.FAILED
     assert states[waiting.pk] == Status.QUEUED and states[fresh.pk] == Status.EXTRACTING
     assert pipeline.sweep_stuck_documents().requeued == []  # timestamps were refreshed
+    lost.refresh_from_db()
+    assert (lost.attempts, lost.interruptions) == (0, 1)  # refunded: the next claim counts it
 
 
 def test_long_texts_are_paged(owner_membership):

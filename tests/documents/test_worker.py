@@ -99,7 +99,7 @@ def test_sweep_recovers_a_document_whose_task_was_lost(celery_worker, team, memb
     )
     sweep_stuck_documents.delay()
     document = _wait_final(document_id)[document_id]
-    assert document.status == Status.READY and document.attempts == 2
+    assert document.status == Status.READY and document.interruptions == 1
     assert document.text.text == "recovered text"
 
 
@@ -119,10 +119,11 @@ def test_a_task_that_kills_its_worker_every_time_ends_failed(
 ):
     """SIGKILL mid-extraction (like the OOM killer): the message is redelivered, each run counts
     an attempt, and when the cap is reached the document is FAILED instead of looping forever."""
-    settings.DOCQA_EXTRACT_MAX_ATTEMPTS = 2
+    settings.DOCQA_EXTRACT_MAX_INTERRUPTIONS = 2
     with running_celery_worker("tests.documents.crash_settings"):
         document_id = _upload(login(member), team, "poison.log", b"boom")["document"]["id"]
         document = _wait_final(document_id, timeout=90)[document_id]
     assert document.status == Status.FAILED, document.status
-    assert document.failure_code == "attempts_exhausted" and document.attempts == 2
+    assert document.failure_code == "attempts_exhausted" and document.interruptions == 2
+    assert document.attempts == 1
     assert "interrupted 2 times" in document.failure_message

@@ -10,8 +10,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from apps.documents.models import Status
 from apps.moonshot import filestore
 from apps.moonshot.models import FileStoreQuota, RemoteFile, RemoteFileState
+from apps.moonshot.reconcile import reconcile
+from tests.ops.seed import document
 
 
 @pytest.mark.django_db(transaction=True)
@@ -84,27 +87,34 @@ def test_evict_least_recently_used_first(provider, emulator):
 
 
 @pytest.mark.django_db
-def test_reconcile_deletes_orphans_and_repairs_vanished(provider, emulator, settings):
+def test_reconcile_deletes_orphans_and_repairs_vanished(provider, emulator, settings, team):
     settings.MOONSHOT_RECONCILE_GRACE_SECONDS = 0
+    busy = [document(team, f"busy-{i}.txt", 5, status=Status.EXTRACTING) for i in range(3)]
     orphan = provider.upload_file("left-by-another-tool.txt", b"orphan")
-    known = filestore.reserve("document:1", 5, "k.txt")
+    known = filestore.reserve(f"document:{busy[0].pk}", 5, "k.txt")
     filestore.mark_uploaded(known, provider.upload_file(known.remote_name, b"known").id)
-    vanished = filestore.reserve("document:2", 5, "v.txt")
+    vanished = filestore.reserve(f"document:{busy[1].pk}", 5, "v.txt")
     filestore.mark_uploaded(vanished, provider.upload_file(vanished.remote_name, b"gone!").id)
     provider.delete_file(vanished.remote_id)  # deleted behind the ledger's back
-    crashed = filestore.reserve("document:3", 5, "c.txt")  # uploaded, id never saved
+    crashed = filestore.reserve(f"document:{busy[2].pk}", 5, "c.txt")  # id never saved
     crashed_remote = provider.upload_file(crashed.remote_name, b"crash")
+    unowned = filestore.reserve("document:999999", 5, "u.txt")  # its document is gone
+    filestore.mark_uploaded(unowned, provider.upload_file(unowned.remote_name, b"nobody").id)
     time.sleep(1.1)  # created_at has one-second resolution
 
-    run = filestore.reconcile(provider, trigger="test")
+    run = reconcile(provider, trigger="test")
 
-    assert (run.orphans_deleted, run.vanished_repaired) == (1, 1)
+    assert (run.orphans_found, run.orphans_deleted, run.vanished_repaired) == (1, 1, 1)
+    assert run.copies_released == 1
     remote_ids = {f.id for f in provider.list_files()}
-    assert orphan.id not in remote_ids
-    assert {known.remote_id, crashed_remote.id} <= remote_ids
+    assert remote_ids == {known.remote_id, crashed_remote.id}
     crashed.refresh_from_db()
     vanished.refresh_from_db()
     assert crashed.state == RemoteFileState.UPLOADED and crashed.remote_id == crashed_remote.id
     assert vanished.state == RemoteFileState.DELETED
     assert FileStoreQuota.objects.get(pk=1).files_used == 2
     assert run.finished_at is not None and not run.error
+    assert run.findings["adopted"] == [crashed.remote_name]
+    assert run.findings["released"] == [unowned.remote_name]
+    [found] = run.findings["orphans"]
+    assert (found["id"], found["action"], found["deleted"]) == (orphan.id, "deleted_old", True)

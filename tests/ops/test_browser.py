@@ -56,3 +56,26 @@ def test_staff_see_the_dashboard_and_others_do_not(
     assert SECRET_WORKSPACE not in body and "corrupt.docx" not in body and "12,345" not in body
     page.click(".user-menu summary")
     assert page.locator("text=Operations dashboard").count() == 0
+
+
+def test_reconcile_now_shows_the_orphan_it_found_without_a_reload(
+    provider_settings, provider, live_app, browser_page, team
+):
+    """Issue 16 (3): the page polls while the run is unfinished; the orphan appears by itself
+    within seconds, with a button that deletes it."""
+    import time
+
+    site = seed_site(team)
+    stray = provider.upload_file("left-by-another-tool.txt", b"stray bytes")
+    page = browser_page
+    log_in(page, live_app, site.staff.email, PASSWORD)
+    page.goto(f"{live_app}/ops/")
+    page.click("text=Reconcile now")
+    started = time.monotonic()
+    page.wait_for_selector(f"[data-orphan='{stray.id}']", timeout=15_000)
+    seconds = time.monotonic() - started
+    assert "younger than the grace period" in page.inner_text(f"[data-orphan='{stray.id}']")
+    page.click(f"[data-orphan='{stray.id}'] button")
+    page.wait_for_selector(f"[data-orphan='{stray.id}']:has-text('Deleted by an admin')")
+    assert seconds < 10
+    print(f"orphan shown {seconds:.1f} s after Reconcile now")

@@ -114,7 +114,10 @@ class ProviderStrategy:
         if existing is None:
             with context.open_original() as original:
                 existing = self.client.upload_file(slot.remote_name, original)
-        filestore.mark_uploaded(slot, existing.id)
+        if not filestore.mark_uploaded(slot, existing.id):
+            # The document was deleted while the bytes travelled and its slot released: the
+            # ledger holds the file again, and the ClaimLost handler deletes it.
+            raise ClaimLost(context.document.pk)
         context.remote_file(existing.id)
         return existing
 
@@ -129,17 +132,15 @@ class ProviderStrategy:
         """Default policy: the text is about to be cached, so the remote copy goes now."""
         if FileStorePolicy.current().retention == Retention.KEEP:
             return
-        try:
-            filestore.delete_remote(slot, self.client, note="deleted after extraction")
-        except errors.MoonshotError as error:
-            # The text is safe; the slot stays held and the reconcile sweep deletes the copy.
-            logger.warning("could not delete remote copy %s: %s", slot.remote_name, error)
+        self._discard(slot, "deleted after extraction")
 
     def _discard(self, slot: RemoteFile, note: str) -> None:
-        try:
-            filestore.delete_remote(slot, self.client, note=note)
-        except errors.MoonshotError as error:
-            logger.warning("could not delete remote copy %s: %s", slot.remote_name, error)
+        """Delete the copy now; if the provider does not answer, the slot stays held and is
+        queued for release with backoff (the text, if any, is safe either way)."""
+        if not filestore.discard(slot, self.client, note=note):
+            from apps.moonshot.tasks import schedule_release
+
+            schedule_release()
 
     def _after_transient(self, slot: RemoteFile, error: errors.MoonshotError) -> None:
         logger.info("provider busy (%s); %s will be retried", error.admin_message, slot)

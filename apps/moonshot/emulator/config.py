@@ -45,6 +45,9 @@ class EmulatorConfig:
     chunk_delay: float = 0.0
     first_token_delay: float = 0.0
     chunk_chars: int = 8
+    # Seconds an upload takes to extract before its FileObject returns (the provider extracts at
+    # upload time; real files take a while), so tests can catch a worker mid-extraction.
+    extract_delay: float = 0.0
     default_max_tokens: int = 1024
     # Prompt tokens the emulator counts per token DocQA's local estimate counts. The provider's
     # tokenizer is not the app's estimate: above 1.0 it counts more, as a real one may for some
@@ -65,6 +68,12 @@ class EmulatorConfig:
     extract_error_style: str = "documented"
     # GET /v1/files adds `"has_more": false` (never observed; the openai SDK stops on it).
     list_has_more: bool = False
+    # GET /v1/files ignores `after`, `limit` and `order` and returns the full list every time,
+    # as an implementation may (reference §10.4: the openai SDK's auto-pagination never ends).
+    list_ignores_pagination: bool = False
+    # GET /v1/files without `limit` returns at most this many files (0: all), as a provider that
+    # pages by default would; `after` then gives the next page.
+    list_page_size: int = 0
     # Where a stream reports usage: "choice" (choices[0] of the finish chunk, documented) or
     # "trailing" (only a trailing OpenAI-style chunk with empty choices).
     stream_usage: str = "choice"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -75,6 +76,8 @@ async def upload(
             "The total size of the files you have uploaded exceeded the max total size "
             f"{human_size(config.max_total_bytes)}, please delete previous uploaded files"
         )
+    if config.extract_delay:
+        await anyio.sleep(config.extract_delay)
     reason = faults.extraction_failure(filename)
     forced = faults.extraction_text(filename)
     if reason is None and forced is not None:
@@ -106,10 +109,12 @@ async def upload(
 
 def list_files(request: Request, config: EmulatorConfig, state: State) -> Response:
     """Creation order; honours `after`, `limit`, `order` and `purpose` so the openai SDK's
-    auto-pagination ends with an empty page (reference §10.4). No `has_more`, as observed,
-    unless the config asks for it."""
+    auto-pagination ends with an empty page (reference §10.4), unless the config plays a
+    provider that ignores them. No `has_more`, as observed, unless the config asks for it."""
     params = request.query_params
     files = list(state.files.values())
+    if config.list_ignores_pagination:
+        params = type(params)()  # every query parameter ignored: the full list again
     if params.get("order") == "desc":
         files.reverse()
     if params.get("purpose"):
@@ -125,6 +130,8 @@ def list_files(request: Request, config: EmulatorConfig, state: State) -> Respon
                 f"Invalid request: limit must be an integer between 1 and {MAX_LIST_LIMIT}"
             )
         files = files[: int(limit)]
+    elif config.list_page_size and not config.list_ignores_pagination:
+        files = files[: config.list_page_size]
     body: dict[str, object] = {"object": "list", "data": [file_object(f, config) for f in files]}
     if config.list_has_more:
         body["has_more"] = False
