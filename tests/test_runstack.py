@@ -45,19 +45,19 @@ def _wait(condition, timeout: float, what: str, log: Path) -> float:
     return time.monotonic() - started
 
 
-def _web_pid(port: int) -> int:
-    """The uvicorn process serving `port`, found by its command line (Linux /proc)."""
-    wanted = ["docqa.asgi:application", "--port", str(port)]
+def _child_pid(parent: int, word: str) -> int:
+    """The pid of `parent`'s child process whose command line has `word` (Linux /proc)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
+        except (OSError, IndexError, ValueError):
             continue
-        if wanted[0] in argv and any(argv[i : i + 2] == wanted[1:] for i in range(len(argv))):
+        if ppid == parent and word in argv:
             return int(entry.name)
-    raise AssertionError(f"no web process on port {port}")
+    raise AssertionError(f"no child of {parent} runs {word}")
 
 
 def test_runstack_without_debug_serves_pages_and_restarts_a_killed_web_process(
@@ -105,13 +105,13 @@ def test_runstack_without_debug_serves_pages_and_restarts_a_killed_web_process(
             assert _get(base + asset)[0] == 200, asset
 
         # SIGKILL the web process: the supervisor notices, starts it again, /healthz is back.
-        web_pid = _web_pid(port)
+        web_pid = _child_pid(stack.pid, "uvicorn")
         os.killpg(web_pid, signal.SIGKILL)
         killed_at = time.monotonic()
         _wait(lambda: not healthy(), 5, "the killed web process still answered", log)
         _wait(healthy, 30, "the web process was not restarted", log)
         back_after = time.monotonic() - killed_at
-        new_web = _web_pid(port)
+        new_web = _child_pid(stack.pid, "uvicorn")
         assert new_web != web_pid
         text = log.read_text()
         assert "web was killed by SIGKILL" in text and "restarting it in 1 s" in text
@@ -119,6 +119,17 @@ def test_runstack_without_debug_serves_pages_and_restarts_a_killed_web_process(
         assert stack.poll() is None  # the supervisor kept running
         assert back_after < 15, back_after
         print(f"web back {back_after:.1f} s after SIGKILL")
+
+        # The same for the Celery worker: killed, started again, answering pings.
+        from docqa.celery import app
+
+        worker_pid = _child_pid(stack.pid, "worker")
+        os.killpg(worker_pid, signal.SIGKILL)
+        _wait(lambda: "worker restarted" in log.read_text(), 10, "worker not restarted", log)
+        _wait(lambda: bool(app.control.ping(timeout=0.5)), 30, "the worker did not answer", log)
+        assert _child_pid(stack.pid, "worker") != worker_pid
+        text = log.read_text()
+        assert "worker was killed by SIGKILL" in text
         assert env["DOCQA_ADMIN_PASSWORD"] not in text and env["DJANGO_SECRET_KEY"] not in text
     finally:
         if stack.poll() is None:
