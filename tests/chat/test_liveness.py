@@ -148,11 +148,11 @@ def test_the_page_marks_an_expired_answer_even_before_the_sweep_runs(
 def test_a_live_stream_that_outlasts_its_lease_is_never_interrupted(
     online, app_server, conversation, owner, settings
 ):
-    settings.CHAT_STREAM_LEASE_SECONDS = 1.0
+    settings.CHAT_STREAM_LEASE_SECONDS = 1.5
     settings.CHAT_STREAM_LEASE_RENEW_SECONDS = 0.2
     online.config.chunk_chars = 8
     online.config.chunk_delay = 0.05
-    online.faults.answer_override = LONG_ANSWER[:480]  # 60 pieces: about 3 s, three leases
+    online.faults.answer_override = LONG_ANSWER[:640]  # 80 pieces: about 4 s, 2.7 leases
     swept = []
     with (
         app_server.client(owner) as client,
@@ -162,7 +162,7 @@ def test_a_live_stream_that_outlasts_its_lease_is_never_interrupted(
             swept.append(services.interrupt_orphaned_answers())
     assert sum(swept) == 0 and len(swept) > 50
     answer = _answer(conversation)
-    assert answer.status == Status.COMPLETE and answer.content == LONG_ANSWER[:480]
+    assert answer.status == Status.COMPLETE and answer.content == LONG_ANSWER[:640]
     assert answer.lease_until is None
 
 
