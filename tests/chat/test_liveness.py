@@ -15,6 +15,7 @@ from django.conf import settings
 from django.test import Client
 
 from apps.chat import services
+from apps.chat.markdown import render_markdown
 from apps.chat.models import Conversation, Message, Role, Status
 from apps.chat.tasks import interrupt_orphaned_answers
 from apps.moonshot.emulator import EmulatorServer
@@ -79,20 +80,22 @@ def test_an_answer_whose_web_process_was_killed_is_interrupted_within_its_lease(
         client.stream("POST", _url(conversation, "ask"), json={"question": "Valve order?"}) as r,
     ):
         seen = ""
-        for event in iter_events(r):
+        # Kept referenced: a generator dropped mid-way is closed, which closes the connection,
+        # and the server would save the answer as stopped (a closed tab) before it is killed.
+        events = iter_events(r)
+        for event in events:
             if event.name == "delta":
                 seen += event.data["text"]
             # Streamed for more than a renewal: the row holds some of the text.
             if len(seen) > 40 and _answer(conversation).content:
                 break
-        streaming = _answer(conversation)
-        assert streaming.status == Status.STREAMING
         os.killpg(proc.pid, signal.SIGKILL)
         killed_at = time.monotonic()
         proc.wait()
+        assert r.is_closed is False  # the client was still reading when the server died
 
     # Right after the death the lease still holds: a sweep leaves the answer alone...
-    assert interrupt_orphaned_answers() == 0
+    assert interrupt_orphaned_answers() == 0, Message.objects.values("lease_until", "status")
     assert _answer(conversation).status == Status.STREAMING
     # ...and once it runs out (no renewal comes any more), the next sweep marks it.
     wait_for(
@@ -101,7 +104,7 @@ def test_an_answer_whose_web_process_was_killed_is_interrupted_within_its_lease(
         message="the orphaned answer interrupted",
     )
     took = time.monotonic() - killed_at
-    assert took <= LEASE_SECONDS + 0.5, took
+    assert took <= LEASE_SECONDS + 1, took
     answer = _answer(conversation)
     assert answer.status == Status.INTERRUPTED
     assert answer.retryable and answer.finished_at is not None
@@ -119,7 +122,7 @@ def test_an_answer_whose_web_process_was_killed_is_interrupted_within_its_lease(
     assert 'class="bubble assistant is-interrupted"' in html
     assert "The answer was interrupted" in html
     assert "What it had written is kept above." in html
-    assert answer.content[:30] in html
+    assert render_markdown(answer.content, {}) in html
     assert "data-retry" in html
 
 
@@ -148,19 +151,22 @@ def test_the_page_marks_an_expired_answer_even_before_the_sweep_runs(
 def test_a_live_stream_that_outlasts_its_lease_is_never_interrupted(
     online, app_server, conversation, owner, settings
 ):
-    settings.CHAT_STREAM_LEASE_SECONDS = 1.5
-    settings.CHAT_STREAM_LEASE_RENEW_SECONDS = 0.2
+    settings.CHAT_STREAM_LEASE_SECONDS = 2.0
+    settings.CHAT_STREAM_LEASE_RENEW_SECONDS = 0.25
     online.config.chunk_chars = 8
     online.config.chunk_delay = 0.05
-    online.faults.answer_override = LONG_ANSWER[:640]  # 80 pieces: about 4 s, 2.7 leases
+    online.faults.answer_override = LONG_ANSWER[:640]  # 80 pieces: about 4 s, two leases
     swept = []
     with (
         app_server.client(owner) as client,
         client.stream("POST", _url(conversation, "ask"), json={"question": "Valve order?"}) as r,
     ):
+        swept_at = 0.0
         for _event in iter_events(r):
-            swept.append(services.interrupt_orphaned_answers())
-    assert sum(swept) == 0 and len(swept) > 50
+            if time.monotonic() - swept_at > 0.1:
+                swept.append(services.interrupt_orphaned_answers())
+                swept_at = time.monotonic()
+    assert sum(swept) == 0 and len(swept) > 20, swept
     answer = _answer(conversation)
     assert answer.status == Status.COMPLETE and answer.content == LONG_ANSWER[:640]
     assert answer.lease_until is None
