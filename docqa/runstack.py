@@ -1,9 +1,11 @@
 """`make run`: the whole app under one supervisor.
 
 Starts the project-local PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset, migrates,
-makes sure an admin account exists, then runs web (uvicorn, ASGI), a Celery worker and Celery beat.
-Ctrl-C (or SIGTERM) stops every process it started, servers included; if any process dies the
-others are stopped too, so a half-running app never looks healthy.
+makes sure an admin account exists, collects static files when DJANGO_DEBUG is off (the
+manifest storage serves only collected files), then runs web (uvicorn, ASGI), a Celery worker
+and Celery beat under docqa.supervisor: a process that dies is restarted with backoff; one that
+keeps dying right after it starts makes the whole stack stop with exit code 1. Ctrl-C (or
+SIGTERM) stops every process it started, servers included.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import environ
 
 from docqa import local_services
 from docqa.processes import web_command, worker_command
+from docqa.supervisor import Supervisor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -72,22 +76,16 @@ def _processes(host: str, port: str) -> dict[str, list[str]]:
             "--loglevel",
             "INFO",
             "--schedule",
-            str(local_services.VAR_DIR / "celerybeat-schedule"),
+            os.environ.get(
+                "DOCQA_BEAT_SCHEDULE", str(local_services.VAR_DIR / "celerybeat-schedule")
+            ),
         ],
     }
 
 
-def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
-    for proc in children.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in children.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+def _debug() -> bool:
+    """DJANGO_DEBUG as the settings read it."""
+    return environ.Env().bool("DJANGO_DEBUG", default=False)
 
 
 def main() -> int:
@@ -97,7 +95,6 @@ def main() -> int:
     print("Starting PostgreSQL and Redis (project-local, data in var/) …", flush=True)
     service_env, started = local_services.ensure_services()
     env = {**os.environ, **service_env}
-    children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -106,33 +103,33 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    supervisor: Supervisor | None = None
     exit_code = 0
     try:
         _manage("migrate", "--noinput", env=env)
         _manage("ensure_admin", env=env)
-        for name, argv in {**_emulator(env), **_processes(host, port)}.items():
-            # Own process group: the terminal's Ctrl-C reaches only us, and we stop children
-            # in order instead of all of them racing.
-            child_env = {**env, **PROCESS_ENV.get(name, {})}
-            children[name] = subprocess.Popen(
-                argv, env=child_env, cwd=BASE_DIR, start_new_session=True
-            )
+        if not _debug():
+            # Without DEBUG, pages link hashed names from the collected manifest: without it
+            # every page is a 500.
+            _manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
+        processes = {**_emulator(env), **_processes(host, port)}
+        supervisor = Supervisor(
+            {
+                name: (argv, {**env, **PROCESS_ENV.get(name, {})})
+                for name, argv in processes.items()
+            },
+            cwd=BASE_DIR,
+        )
+        supervisor.start()
         print(
             f"\n  DocQA is running at http://{host}:{port}/   (Ctrl-C stops everything)\n",
             flush=True,
         )
-        while not stopping:
-            for name, proc in children.items():
-                if proc.poll() is not None:
-                    print(
-                        f"{name} exited with code {proc.returncode}; stopping the rest.", flush=True
-                    )
-                    exit_code = 1
-                    stopping = True
-            time.sleep(0.5)
+        exit_code = supervisor.run(lambda: stopping)
     finally:
         print("Stopping …", flush=True)
-        _stop(children)
+        if supervisor is not None:
+            supervisor.stop()
         local_services.stop_started(started)
         print("Stopped.", flush=True)
     return exit_code

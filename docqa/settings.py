@@ -179,11 +179,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Documents whose task was lost (broker flushed, worker killed past its retries) are put back
     # on the queue or failed; see apps.documents.pipeline.sweep_stuck_documents.
     "documents.sweep_stuck": {"task": "documents.sweep_stuck_documents", "schedule": 300.0},
-    # Answers left "streaming" by a server process that died mid-stream are marked failed.
-    "chat.fail_abandoned": {"task": "chat.fail_abandoned_answers", "schedule": 600.0},
+    # Answers left "streaming" by a server process that died mid-stream are marked interrupted
+    # once their lease runs out: within CHAT_STREAM_LEASE_SECONDS + this schedule of the death.
+    "chat.interrupt_orphaned": {
+        "task": "chat.interrupt_orphaned_answers",
+        "schedule": env.float("CHAT_SWEEP_SECONDS", default=15.0),
+    },
 }
-# An answer still streaming this long after it started has lost its process (see
-# apps.chat.services.fail_abandoned_answers).
+# A streaming answer's process renews the answer's lease this often (saving its text so far),
+# for this long; an answer whose lease ran out lost its process (apps.chat.services.
+# interrupt_orphaned_answers). Several renewals fit in a lease, so a busy moment is no death.
+CHAT_STREAM_LEASE_SECONDS = env.float("CHAT_STREAM_LEASE_SECONDS", default=45.0)
+CHAT_STREAM_LEASE_RENEW_SECONDS = env.float("CHAT_STREAM_LEASE_RENEW_SECONDS", default=10.0)
+# Rows made before leases existed have none: one still streaming this long after it started has
+# lost its process.
 CHAT_ABANDONED_AFTER_SECONDS = env.int("CHAT_ABANDONED_AFTER_SECONDS", default=30 * 60)
 # Characters of extracted text each web process keeps between questions (apps.documents.
 # text_cache): 32M is ~80 full 128k-token contexts, at most ~130 MB of memory.

@@ -187,7 +187,9 @@ def test_pages_render_in_simplified_chinese():
 
 @pytest.mark.django_db
 def test_healthz():
-    assert Client().get("/healthz").json() == {"status": "ok"}
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
 
 
 def test_nginx_sample_streams_the_chat_urls_and_admits_the_largest_upload(settings):

@@ -46,6 +46,9 @@ class Status(models.TextChoices):
     STREAMING = "streaming", _("Streaming")
     STOPPED = "stopped", _("Stopped")
     FAILED = "failed", _("Failed")
+    # Its stream's process died (crash, SIGKILL, a deploy that did not drain): the text it had
+    # streamed by its last lease renewal is kept, and the user gets a retry.
+    INTERRUPTED = "interrupted", _("Interrupted")
 
 
 class Message(models.Model):
@@ -59,7 +62,7 @@ class Message(models.Model):
     role = models.CharField(_("role"), max_length=10, choices=Role.choices)
     content = models.TextField(_("content"), blank=True)
     status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.COMPLETE
+        _("status"), max_length=12, choices=Status.choices, default=Status.COMPLETE
     )
     error_message = models.CharField(_("error"), max_length=500, blank=True)
     retryable = models.BooleanField(default=False)
@@ -78,12 +81,24 @@ class Message(models.Model):
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # While STREAMING: the stream's process renews this every CHAT_STREAM_LEASE_RENEW_SECONDS
+    # (saving the text so far with it). Past it, that process is gone, and the sweep marks the
+    # answer INTERRUPTED (services.interrupt_orphaned_answers).
+    lease_until = models.DateTimeField(_("stream lease until"), null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
-        indexes = [models.Index(fields=["workspace", "created_at"])]
+        indexes = [
+            models.Index(fields=["workspace", "created_at"]),
+            # The sweep looks only at the few answers streaming right now.
+            models.Index(
+                fields=["lease_until"],
+                condition=models.Q(status="streaming"),
+                name="chat_message_streaming_lease",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"

@@ -72,13 +72,13 @@ def answered_history(
 ) -> list[tuple[str, str]]:
     """(role, content) of the conversation's questions and answered replies, oldest first,
     optionally only those from `before`: what the context builder may send as history.
-    Failed, still-streaming and empty answers are left out.
+    Failed, still-streaming, interrupted and empty answers are left out.
 
     Read before every question is sent, so written out (apps/core/rows.py says why): it is
     `_history_queryset(conversation, before).values_list("role", "content")`, and a test
     holds the two to the same rows.
     """
-    sql, params = _HISTORY_SQL, [conversation.pk, Status.FAILED, Status.STREAMING]
+    sql, params = _HISTORY_SQL, [conversation.pk, *_UNANSWERED]
     if before is not None:
         sql, params = sql + ' AND "created_at" < %s', [*params, before]
     with connection.cursor() as cursor:
@@ -88,13 +88,15 @@ def answered_history(
 
 _HISTORY_SQL = (
     'SELECT "role", "content" FROM "chat_message"'
-    ' WHERE "conversation_id" = %s AND "status" NOT IN (%s, %s) AND "content" <> \'\''
+    ' WHERE "conversation_id" = %s AND "status" NOT IN (%s, %s, %s) AND "content" <> \'\''
 )
+# Not history: answers that failed, are still being written, or whose stream died mid-way.
+_UNANSWERED = (Status.FAILED, Status.STREAMING, Status.INTERRUPTED)
 
 
 def _history_queryset(conversation: Conversation, before: datetime | None) -> QuerySet[Message]:
     """What `answered_history` reads, through the ORM (for its tests)."""
-    qs = conversation_messages(conversation).exclude(status__in=[Status.FAILED, Status.STREAMING])
+    qs = conversation_messages(conversation).exclude(status__in=_UNANSWERED)
     qs = qs.exclude(content="")
     return qs if before is None else qs.filter(created_at__lt=before)
 

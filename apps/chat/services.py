@@ -5,7 +5,9 @@ A turn is split so that no database connection is held while tokens flow:
 the context; `open_answer` creates the assistant message in STREAMING state (the stream calls it
 while the provider request goes out: the provider does not need it, so the first token does not
 wait for it); `finish_turn` (after streaming, whatever happened) saves the answer with its
-status, usage and cost in one short write.
+status, usage and cost in one short write. While it streams, the stream renews the answer's
+lease (`renew_lease`, with the text so far); `interrupt_orphaned_answers` marks answers whose
+lease ran out — their process died — as interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -255,6 +257,7 @@ def open_answer(turn: PreparedTurn) -> int | None:
             offline=turn.offline,
             sources=turn.sources,
             created_at=turn.asked_at + timedelta(microseconds=1),
+            lease_until=_lease_end(),
         )
     except IntegrityError:  # the conversation (and its question) is gone
         return None
@@ -327,6 +330,7 @@ def finish_turn(
     answer.finished_at = timezone.now()
     answer.ttft_ms = ttft_ms
     answer.quotes = quotes or []
+    answer.lease_until = None
     if sources is not None:
         answer.sources = sources
     if model:
@@ -356,24 +360,44 @@ def turn_cost(model: str, usage: Usage) -> Decimal | None:
     return info.cost_cny(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
 
 
-def fail_abandoned_answers(*, older_than: timedelta | None = None) -> int:
-    """Mark answers still STREAMING long after they started as failed; return how many.
+def _lease_end() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.CHAT_STREAM_LEASE_SECONDS)
+
+
+def renew_lease(*, answer_id: int, text: str) -> bool:
+    """The stream of this answer is alive: extend its lease and save the text so far (what an
+    interruption keeps). False when the answer is no longer streaming (finished, deleted, or
+    already marked interrupted: then the stream's own `finish_turn` has the last word)."""
+    return bool(
+        Message.objects.filter(pk=answer_id, status=Status.STREAMING).update(
+            content=text, lease_until=_lease_end()
+        )
+    )
+
+
+def interrupt_orphaned_answers(*, conversation_id: int | None = None) -> int:
+    """Mark STREAMING answers whose stream's process is gone as INTERRUPTED; return how many.
 
     `finish_turn` runs however a stream ends, except when the server process itself dies (a
     crash, a SIGKILL, a deploy that does not drain): its answers would say "streaming" forever.
-    No answer streams for `CHAT_ABANDONED_AFTER_SECONDS` (default 30 minutes, far beyond any
-    model's longest answer plus a queue wait), so one that old has no stream left to finish it.
-    What text it had is lost with the process; the user gets a retry.
+    A live stream renews its answer's lease every few seconds, so a lease that ran out means
+    the process died; the text saved by the last renewal is kept and the user gets a retry.
+    Rows from before leases existed (no lease) count as orphaned once older than
+    CHAT_ABANDONED_AFTER_SECONDS. `conversation_id` limits the sweep to one conversation (the
+    page does that before showing it). A stream that was merely stalled that long still saves
+    its outcome when it ends.
     """
-    if older_than is None:
-        older_than = timedelta(seconds=settings.CHAT_ABANDONED_AFTER_SECONDS)
-    return Message.objects.filter(
-        role=Role.ASSISTANT,
-        status=Status.STREAMING,
-        created_at__lt=timezone.now() - older_than,
-    ).update(
-        status=Status.FAILED,
+    now = timezone.now()
+    abandoned = now - timedelta(seconds=settings.CHAT_ABANDONED_AFTER_SECONDS)
+    orphaned = Message.objects.filter(role=Role.ASSISTANT, status=Status.STREAMING).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, created_at__lt=abandoned)
+    )
+    if conversation_id is not None:
+        orphaned = orphaned.filter(conversation_id=conversation_id)
+    return orphaned.update(
+        status=Status.INTERRUPTED,
         error_message=_("The answer was interrupted (the server restarted). Please try again."),
         retryable=True,
-        finished_at=timezone.now(),
+        finished_at=now,
+        lease_until=None,
     )

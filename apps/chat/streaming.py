@@ -4,7 +4,9 @@ Runs in the event loop and holds no database connection: `PreparedTurn` was buil
 streaming; the answer's row is created by `services.open_answer` in the request's thread while
 the provider works on the request; and the outcome is written by `services.finish_turn` in one
 short call at the end, however the stream ended (complete, failed, or stopped because the
-client went away).
+client went away). Until then the stream renews the answer's lease every few seconds, saving
+the text so far: if the process dies, the sweep marks the answer interrupted once the lease runs
+out, and what was written survives (services.interrupt_orphaned_answers).
 Events sent to the browser, in order:
   meta {model, sources, offline, title}  once, first
   queued {position, eta_seconds, reason} while waiting for an admission slot (again as heartbeat)
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from apps.core.db import release_db_connections
@@ -210,6 +213,36 @@ async def _heartbeat(state: TurnState, emit: Emit) -> None:
             await emit("waiting", {"seconds": round(time.monotonic() - state.started)})
 
 
+async def _keep_lease(
+    state: TurnState, opened: Callable[[], asyncio.Future[int | None] | None]
+) -> None:
+    """While the answer streams: renew its lease with the text so far, every
+    CHAT_STREAM_LEASE_RENEW_SECONDS once its row exists. A failed renewal (the database is
+    busy) is logged and tried again next time; the lease outlasts several renewals."""
+    while True:
+        await asyncio.sleep(settings.CHAT_STREAM_LEASE_RENEW_SECONDS)
+        opening = opened()
+        if opening is None or not opening.done() or opening.cancelled():
+            continue
+        if opening.exception() is not None:
+            continue  # creating the row failed; `_save` tries once more at the end
+        answer_id = opening.result()
+        if answer_id is None:
+            return  # the conversation is gone
+        try:
+            if not await sync_to_async(_renew_lease)(answer_id, state.text):
+                return  # no longer streaming (deleted, or replaced by a regenerate)
+        except Exception:
+            logger.warning("could not renew the lease of answer %s", answer_id, exc_info=True)
+
+
+def _renew_lease(answer_id: int, text: str) -> bool:
+    try:
+        return services.renew_lease(answer_id=answer_id, text=text)
+    finally:
+        release_db_connections()
+
+
 def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
     """The async iterator of SSE text for one prepared turn."""
     state = TurnState(model="" if turn.offline else turn.plan.model.id)
@@ -239,6 +272,7 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
             },
         )
         heartbeat = asyncio.create_task(_heartbeat(state, emit))
+        lease = asyncio.create_task(_keep_lease(state, lambda: opening))
         try:
             if turn.refusal:
                 raise state.fail(turn.refusal, retryable=True)
@@ -251,6 +285,7 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
             raise state.fail(str(error.user_message), retryable=error.retryable) from error
         finally:
             heartbeat.cancel()
+            lease.cancel()
         await emit("html", {"html": render_markdown(state.text, turn.citation_urls)})
         # Off the event loop: normalising 100k tokens of documents takes a few milliseconds.
         checks = await asyncio.to_thread(check_quotes, state.text, turn.quote_sources)

@@ -7,6 +7,6 @@ from celery import shared_task
 from . import services
 
 
-@shared_task(name="chat.fail_abandoned_answers")
-def fail_abandoned_answers() -> int:
-    return services.fail_abandoned_answers()
+@shared_task(name="chat.interrupt_orphaned_answers")
+def interrupt_orphaned_answers() -> int:
+    return services.interrupt_orphaned_answers()

@@ -76,6 +76,9 @@ def create(request: HttpRequest) -> HttpResponse:
 @require_safe
 def detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation(request, conversation_id)
+    # An answer whose stream died with its process shows as interrupted even if the periodic
+    # sweep has not run yet (a stack without beat).
+    services.interrupt_orphaned_answers(conversation_id=conversation.pk)
     documents = list(selectors.ready_documents(request.workspace))
     urls = selectors.citation_urls(request.workspace, documents)
     history = [

@@ -107,16 +107,21 @@ class AppServer:
         self._socket.close()
 
     def client(self, user: Any) -> httpx.Client:
-        """An HTTP client logged in as `user`, sending the CSRF cookie and header like chat.js."""
-        django_client = Client()
-        django_client.force_login(user)
-        cookies = {"sessionid": django_client.cookies["sessionid"].value, "csrftoken": CSRF_TOKEN}
-        return httpx.Client(
-            base_url=self.url,
-            cookies=cookies,
-            headers={"X-CSRFToken": CSRF_TOKEN},
-            timeout=httpx.Timeout(30.0),
-        )
+        return logged_in_client(self.url, user)
+
+
+def logged_in_client(base_url: str, user: Any) -> httpx.Client:
+    """An HTTP client of the app at `base_url`, logged in as `user`, sending the CSRF cookie and
+    header like chat.js."""
+    django_client = Client()
+    django_client.force_login(user)
+    cookies = {"sessionid": django_client.cookies["sessionid"].value, "csrftoken": CSRF_TOKEN}
+    return httpx.Client(
+        base_url=base_url,
+        cookies=cookies,
+        headers={"X-CSRFToken": CSRF_TOKEN},
+        timeout=httpx.Timeout(30.0),
+    )
 
 
 @pytest.fixture

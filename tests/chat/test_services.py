@@ -340,41 +340,60 @@ def test_rename_and_delete_by_creator_or_admin_only(team, owner, member, owner_m
     assert not Conversation.objects.filter(pk=mine.pk).exists()
 
 
-def test_answers_abandoned_by_a_dead_server_are_failed_with_a_retry(
+def test_answers_whose_lease_ran_out_are_interrupted_with_their_text_and_a_retry(
     offline, conversation, owner_membership, settings
 ):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from apps.chat.tasks import fail_abandoned_answers
+    from apps.chat.tasks import interrupt_orphaned_answers
     from docqa.celery import app
 
-    old = _ask(conversation=conversation, membership=owner_membership, question="A?")
-    services.finish_turn(answer_id=old.answer_id, text="", status=Status.STREAMING)
+    now = timezone.now()
+    dead = _ask(conversation=conversation, membership=owner_membership, question="A?")
+    assert services.renew_lease(answer_id=dead.answer_id, text="Half an ans")
     done = _ask(conversation=conversation, membership=owner_membership, question="B")
     services.finish_turn(answer_id=done.answer_id, text="Done.", status=Status.COMPLETE)
-    fresh = _ask(conversation=conversation, membership=owner_membership, question="C")
-    long_ago = timezone.now() - timedelta(seconds=settings.CHAT_ABANDONED_AFTER_SECONDS + 5)
-    Message.objects.filter(pk__in=[old.answer_id, done.answer_id]).update(created_at=long_ago)
+    alive = _ask(conversation=conversation, membership=owner_membership, question="C")
+    legacy = _ask(conversation=conversation, membership=owner_membership, question="D")
+    young_legacy = _ask(conversation=conversation, membership=owner_membership, question="E")
+    # A fresh answer holds a lease of CHAT_STREAM_LEASE_SECONDS from its creation.
+    lease = Message.objects.get(pk=alive.answer_id).lease_until
+    expected = now + timedelta(seconds=settings.CHAT_STREAM_LEASE_SECONDS)
+    assert abs((lease - expected).total_seconds()) < 5
+    Message.objects.filter(pk=dead.answer_id).update(lease_until=now - timedelta(seconds=1))
+    # Rows from before leases existed: only an old one counts as orphaned.
+    long_ago = now - timedelta(seconds=settings.CHAT_ABANDONED_AFTER_SECONDS + 5)
+    Message.objects.filter(pk=legacy.answer_id).update(lease_until=None, created_at=long_ago)
+    Message.objects.filter(pk=young_legacy.answer_id).update(lease_until=None)
 
-    # The beat job runs the task by name; the task marks only the old, still-streaming answer.
-    assert "chat.fail_abandoned_answers" in app.tasks
-    assert fail_abandoned_answers() == 1
+    # The beat job runs the task by name; the task marks only the orphaned answers.
+    assert "chat.interrupt_orphaned_answers" in app.tasks
+    assert settings.CELERY_BEAT_SCHEDULE["chat.interrupt_orphaned"]["schedule"] <= 15
+    assert interrupt_orphaned_answers() == 2
     statuses = dict(Message.objects.filter(role=Role.ASSISTANT).values_list("pk", "status"))
     assert statuses == {
-        old.answer_id: Status.FAILED,
+        dead.answer_id: Status.INTERRUPTED,
         done.answer_id: Status.COMPLETE,
-        fresh.answer_id: Status.STREAMING,  # may still be streaming: left alone
+        alive.answer_id: Status.STREAMING,  # its lease holds: left alone
+        legacy.answer_id: Status.INTERRUPTED,
+        young_legacy.answer_id: Status.STREAMING,
     }
-    failed = Message.objects.get(pk=old.answer_id)
-    assert failed.retryable and "interrupted" in failed.error_message
-    assert failed.finished_at is not None
-    assert fail_abandoned_answers() == 0  # idempotent
-
-    # A stream that was merely slow still has the last word when it finishes.
-    services.finish_turn(answer_id=old.answer_id, text="Late but whole.", status=Status.COMPLETE)
-    assert Message.objects.get(pk=old.answer_id).status == Status.COMPLETE
+    interrupted = Message.objects.get(pk=dead.answer_id)
+    assert interrupted.content == "Half an ans"  # what the last renewal saved is kept
+    assert interrupted.retryable and "interrupted" in interrupted.error_message
+    assert interrupted.finished_at is not None and interrupted.lease_until is None
+    assert interrupt_orphaned_answers() == 0  # idempotent
+    # An interrupted answer is no history for the next question; its question is.
+    history = selectors.answered_history(conversation)
+    assert ("user", "A?") in history and ("assistant", "Half an ans") not in history
+    # A renewal that comes too late does not bring it back...
+    assert not services.renew_lease(answer_id=dead.answer_id, text="more")
+    assert Message.objects.get(pk=dead.answer_id).status == Status.INTERRUPTED
+    # ...but a stream that was merely stalled still has the last word when it finishes.
+    services.finish_turn(answer_id=dead.answer_id, text="Late but whole.", status=Status.COMPLETE)
+    assert Message.objects.get(pk=dead.answer_id).status == Status.COMPLETE
 
 
 def test_start_turn_refuses_over_the_daily_token_limit(
