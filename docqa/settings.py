@@ -6,6 +6,7 @@ starts the project-local servers) supplies them. Nothing else is read from disk.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -298,7 +299,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed logins per (IP, e-mail) before the form refuses further tries for the window.
+# Failed logins per client address, and per e-mail, before the form refuses more for the window.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
@@ -346,8 +347,22 @@ CSRF_COOKIE_SECURE = _secure
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=3600 if _secure else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _secure
 SECURE_HSTS_PRELOAD = _secure
-if env.bool("DJANGO_BEHIND_PROXY", default=False):
+# A proxy in front: its X-Forwarded-Proto says whether the client used HTTPS, and its
+# X-Forwarded-For which address the client has (apps/core/client_address.py). Without it both
+# headers are the client's own words and ignored. TRUSTED_PROXIES (addresses or networks of the
+# proxies) makes a request that did not come through them count by its own address; without it
+# PROXY_HOPS (default 1) proxies are assumed, the connection's peer being the first.
+BEHIND_PROXY = env.bool("DJANGO_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+try:
+    TRUSTED_PROXIES = [
+        ipaddress.ip_network(value, strict=False)
+        for value in env.list("DJANGO_TRUSTED_PROXIES", default=[])
+    ]
+except ValueError as error:
+    raise ImproperlyConfigured(f"DJANGO_TRUSTED_PROXIES: {error}") from error
+PROXY_HOPS = env.int("DJANGO_PROXY_HOPS", default=0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
