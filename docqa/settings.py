@@ -263,8 +263,11 @@ MOONSHOT_LIMITS: dict[str, int | None] = {
     key: (value if _limit_overrides[key] is None else (_limit_overrides[key] or None))
     for key, value in MOONSHOT_TIERS[MOONSHOT_TIER].items()
 }
-# After a provider 429 every process pauses at least this long (anchors §B4).
+# After a provider 429 every process pauses for what the provider asked ("try again after N
+# seconds", Retry-After), at least MIN (the reference's "sleep 3 s"); each further 429 of a run
+# doubles the pause up to MAX, and a success ends the run (apps/moonshot/admission).
 MOONSHOT_COOLDOWN_MIN_SECONDS = env.float("MOONSHOT_COOLDOWN_MIN_SECONDS", default=3.0)
+MOONSHOT_COOLDOWN_MAX_SECONDS = env.float("MOONSHOT_COOLDOWN_MAX_SECONDS", default=60.0)
 # The sliding window for RPM/TPM: 61 s, one second more than the provider's minute, covers clock
 # skew and transit (anchors §B5).
 MOONSHOT_RATE_WINDOW_SECONDS = env.float("MOONSHOT_RATE_WINDOW_SECONDS", default=61.0)
