@@ -126,6 +126,11 @@ if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL is not set (make run / make test start a local Redis).")
 
 
+# Seconds to connect to Redis, and to wait for one reply (cache, sessions, throttle, admission).
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=2.0)
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=5.0)
+
+
 def _kombu_url(url: str) -> str:
     """kombu spells Unix-socket Redis `redis+socket:///path?virtual_host=N`."""
     parts = urlsplit(url)
@@ -143,10 +148,14 @@ CACHES = {
         # Shared by every request thread of a process (apps/core/cache.py): past 500 connections
         # a request waits for one (up to 20 s) instead of failing; redis-py's default pool
         # refuses past 100, which 500 simultaneous questions reached.
+        # Short socket timeouts: with Redis down or hung, a page answers "busy or restarting"
+        # (apps/core/outage.py) within seconds instead of hanging.
         "OPTIONS": {
             "pool_class": "redis.BlockingConnectionPool",
             "max_connections": 500,
             "timeout": 20,
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
         },
     }
 }
@@ -165,7 +174,18 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 # Longer than the longest task plus the longest retry countdown, so nothing is redelivered
 # while a first copy still runs.
 CELERY_VISIBILITY_TIMEOUT = CELERY_TASK_TIME_LIMIT * 4
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+}
+# Publishing a task while Redis is down fails after about a second (then the request answers
+# "busy or restarting"), not after kombu's default retries.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 50

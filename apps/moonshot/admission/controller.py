@@ -58,6 +58,9 @@ _DAY_MS = 86_400_000
 _EPOCH = date(1970, 1, 1)
 ASYNC_POOL_CONNECTIONS = 50
 ASYNC_POOL_TIMEOUT_SECONDS = 20.0
+# Redis down or hung: a call fails within seconds (the caller answers "busy or restarting")
+# instead of waiting for the operating system's TCP timeout. Every script returns at once.
+SOCKET_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
 
 OnWait = Callable[[WaitInfo], Any]
 
@@ -126,7 +129,9 @@ class AdmissionController:
     # -- per-process state (recreated after fork) ----------------------------------------------
     def _setup_process(self) -> None:
         self._pid = os.getpid()
-        self._client = redis.Redis.from_url(self._redis_url, decode_responses=True)
+        self._client = redis.Redis.from_url(
+            self._redis_url, decode_responses=True, **SOCKET_TIMEOUTS
+        )
         self._scripts = {
             name: self._client.register_script(getattr(lua, name.upper()))
             for name in ("acquire", "release", "renew", "cooldown", "record_429", "stats")
@@ -155,6 +160,7 @@ class AdmissionController:
                 decode_responses=True,
                 max_connections=ASYNC_POOL_CONNECTIONS,
                 timeout=ASYNC_POOL_TIMEOUT_SECONDS,
+                **SOCKET_TIMEOUTS,
             )
             client = redis.asyncio.Redis.from_pool(pool)  # closing the client closes the pool
             scripts = {
