@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from apps.chat import services
+from apps.chat.models import Message
 from apps.documents.models import Document, Status
 from docqa.processes import serve
 from tests.browser import BASE_DIR
@@ -72,6 +74,7 @@ def test_pages_answer_busy_while_redis_is_down_and_recover_by_themselves(
     web_on_throwaway_redis, throwaway_redis, owner, team
 ):
     url = web_on_throwaway_redis
+    conversation = services.create_conversation(workspace=team, user=owner)
     documents = f"/w/{team.slug}/documents/"
     user = httpx.Client(base_url=url, timeout=30)
     stranger = httpx.Client(base_url=url, timeout=30)
@@ -89,6 +92,15 @@ def test_pages_answer_busy_while_redis_is_down_and_recover_by_themselves(
         _assert_busy(
             stranger.post("/accounts/login/", data={**sign_in, "password": "wrong"}), json=False
         )
+        # A question (the chat's fetch) gets the JSON shape before any stream starts.
+        ask = f"/w/{team.slug}/chat/{conversation.pk}/ask/"
+        asked = user.post(
+            ask,
+            json={"question": "Budget?"},
+            headers={"X-CSRFToken": user.cookies["csrftoken"], "Accept": "text/event-stream"},
+        )
+        _assert_busy(asked, json=True)
+        assert not Message.objects.filter(conversation=conversation).exists()
         # An upload while Redis is down is refused whole: no row, no stored file.
         files_before = {p.name for p in (BASE_DIR / "var" / "test-media").rglob("*")}
         _assert_busy(_upload(user, team.slug, "minutes.txt"), json=True)
