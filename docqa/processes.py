@@ -24,7 +24,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def web_command(host: str, port: int | str, extra: Sequence[str] = ()) -> list[str]:
-    """uvicorn on the ASGI app (one process: streams need one event loop per process)."""
+    """uvicorn on the ASGI app (one process: streams need one event loop per process).
+
+    Proxy headers off: uvicorn would otherwise take the client address from X-Forwarded-For of
+    any loopback peer, which a client sets at will; Django reads that header itself, only when
+    told a proxy is in front (apps/core/client_address.py)."""
     return [
         sys.executable,
         "-m",
@@ -36,6 +40,7 @@ def web_command(host: str, port: int | str, extra: Sequence[str] = ()) -> list[s
         str(port),
         "--timeout-graceful-shutdown",
         "5",
+        "--no-proxy-headers",
         *extra,
     ]
 

@@ -6,6 +6,7 @@ starts the project-local servers) supplies them. Nothing else is read from disk.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -127,6 +128,11 @@ if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL is not set (make run / make test start a local Redis).")
 
 
+# Seconds to connect to Redis, and to wait for one reply (cache, sessions, throttle, admission).
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=2.0)
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=5.0)
+
+
 def _kombu_url(url: str) -> str:
     """kombu spells Unix-socket Redis `redis+socket:///path?virtual_host=N`."""
     parts = urlsplit(url)
@@ -144,10 +150,14 @@ CACHES = {
         # Shared by every request thread of a process (apps/core/cache.py): past 500 connections
         # a request waits for one (up to 20 s) instead of failing; redis-py's default pool
         # refuses past 100, which 500 simultaneous questions reached.
+        # Short socket timeouts: with Redis down or hung, a page answers "busy or restarting"
+        # (apps/core/outage.py) within seconds instead of hanging.
         "OPTIONS": {
             "pool_class": "redis.BlockingConnectionPool",
             "max_connections": 500,
             "timeout": 20,
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
         },
     }
 }
@@ -166,7 +176,18 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 # Longer than the longest task plus the longest retry countdown, so nothing is redelivered
 # while a first copy still runs.
 CELERY_VISIBILITY_TIMEOUT = CELERY_TASK_TIME_LIMIT * 4
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+}
+# Publishing a task while Redis is down fails after about a second (then the request answers
+# "busy or restarting"), not after kombu's default retries.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 50
@@ -282,8 +303,11 @@ MOONSHOT_LIMITS: dict[str, int | None] = {
     key: (value if _limit_overrides[key] is None else (_limit_overrides[key] or None))
     for key, value in MOONSHOT_TIERS[MOONSHOT_TIER].items()
 }
-# After a provider 429 every process pauses at least this long (anchors §B4).
+# After a provider 429 every process pauses for what the provider asked ("try again after N
+# seconds", Retry-After), at least MIN (the reference's "sleep 3 s"); each further 429 of a run
+# doubles the pause up to MAX, and a success ends the run (apps/moonshot/admission).
 MOONSHOT_COOLDOWN_MIN_SECONDS = env.float("MOONSHOT_COOLDOWN_MIN_SECONDS", default=3.0)
+MOONSHOT_COOLDOWN_MAX_SECONDS = env.float("MOONSHOT_COOLDOWN_MAX_SECONDS", default=60.0)
 # The sliding window for RPM/TPM: 61 s, one second more than the provider's minute, covers clock
 # skew and transit (anchors §B5).
 MOONSHOT_RATE_WINDOW_SECONDS = env.float("MOONSHOT_RATE_WINDOW_SECONDS", default=61.0)
@@ -321,7 +345,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed logins per (IP, e-mail) before the form refuses further tries for the window.
+# Failed logins per client address, and per e-mail, before the form refuses more for the window.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
@@ -370,8 +394,22 @@ CSRF_COOKIE_SECURE = _secure
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=3600 if _secure else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _secure
 SECURE_HSTS_PRELOAD = _secure
-if env.bool("DJANGO_BEHIND_PROXY", default=False):
+# A proxy in front: its X-Forwarded-Proto says whether the client used HTTPS, and its
+# X-Forwarded-For which address the client has (apps/core/client_address.py). Without it both
+# headers are the client's own words and ignored. TRUSTED_PROXIES (addresses or networks of the
+# proxies) makes a request that did not come through them count by its own address; without it
+# PROXY_HOPS (default 1) proxies are assumed, the connection's peer being the first.
+BEHIND_PROXY = env.bool("DJANGO_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+try:
+    TRUSTED_PROXIES = [
+        ipaddress.ip_network(value, strict=False)
+        for value in env.list("DJANGO_TRUSTED_PROXIES", default=[])
+    ]
+except ValueError as error:
+    raise ImproperlyConfigured(f"DJANGO_TRUSTED_PROXIES: {error}") from error
+PROXY_HOPS = env.int("DJANGO_PROXY_HOPS", default=0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

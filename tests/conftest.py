@@ -27,6 +27,7 @@ from tests.provider import (  # noqa: F401  (fixtures for every test)
     provider,
     provider_settings,
 )
+from tests.redis_server import throwaway_redis  # noqa: F401  (a fixture for every test)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple 42"

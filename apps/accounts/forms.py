@@ -7,12 +7,10 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.client_address import client_address
+
 from . import throttle
 from .models import User
-
-
-def client_ip(request: Any) -> str:
-    return str(request.META.get("REMOTE_ADDR", "unknown")) if request else "unknown"
 
 
 class SignupForm(forms.Form):
@@ -63,7 +61,7 @@ class ThrottledLoginForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         email = self.data.get("username", "")
-        ip = client_ip(self.request)
+        ip = client_address(self.request)
         if throttle.is_locked(ip, email):
             raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
         try:

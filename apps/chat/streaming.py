@@ -36,7 +36,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from apps.core.busy import outage_message
 from apps.core.db import release_db_connections
+from apps.core.outage import OUTAGE_ERRORS
 from apps.moonshot import errors
 from apps.moonshot.admission import AdmissionController, WaitInfo, get_controller
 from apps.moonshot.client import AsyncMoonshotClient, RetryPolicy
@@ -283,6 +285,9 @@ def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
                 await _provider_answer(turn, state, emit, open_answer)
         except errors.MoonshotError as error:
             raise state.fail(str(error.user_message), retryable=error.retryable) from error
+        except OUTAGE_ERRORS as error:  # Redis (admission) unreachable: say so, not "failed"
+            logger.warning("Redis is unreachable during a chat stream: %s", error)
+            raise state.fail(outage_message(), retryable=True) from error
         finally:
             heartbeat.cancel()
             lease.cancel()

@@ -191,9 +191,9 @@ class MoonshotClient(_Base):
                         )
                     except httpx.HTTPError as exc:
                         raise _network_error(exc) from exc
-                if response.is_success:
-                    return response
-                raise _parse_error(response)
+                    if not response.is_success:  # inside the slot: only a success ends a 429 run
+                        raise _parse_error(response)
+                return response
             except errors.MoonshotError as error:
                 cooldown = self._cooldown_for(error)
                 if cooldown is not None:

@@ -178,6 +178,9 @@ def from_response(status: int, body: Any, headers: Any = None) -> MoonshotError:
         error_type = ""
     message = message[:1000]
     retry_after = _retry_after(headers)
+    if status == 429:  # the text's "try again after N seconds" and Retry-After: the longer
+        asked = [v for v in (retry_after, _retry_after_in_message(message)) if v is not None]
+        retry_after = max(asked, default=None)
     kwargs = {"status": status, "error_type": error_type, "retry_after": retry_after}
     lowered = message.lower()
 
@@ -214,6 +217,20 @@ def from_response(status: int, body: Any, headers: Any = None) -> MoonshotError:
     if status >= 500:
         return ServerError(message, **kwargs)
     return MoonshotError(message, **kwargs)
+
+
+_TRY_AGAIN_AFTER = re.compile(
+    r"try again after\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec|seconds?)"
+)
+
+
+def _retry_after_in_message(message: str) -> float | None:
+    """The wait a 429 text asks for: "... please try again after 1 seconds" (reference §4.2)."""
+    match = _TRY_AGAIN_AFTER.search(message.lower())
+    if match is None:
+        return None
+    value = float(match.group(1))
+    return value / 1000 if match.group(2).startswith("m") else value
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -179,15 +179,72 @@ def test_cooldown_blocks_every_process(make_ctl):
     assert waits[0].reason == "cooldown" and waits[0].eta_seconds == pytest.approx(0.8, abs=0.2)
 
 
-def test_cooldown_has_a_minimum_and_rpm_waits_for_the_window(make_ctl):
-    ctl = make_ctl()
+def test_cooldown_has_a_minimum_and_follows_what_the_provider_asked(make_ctl):
+    ctl = make_ctl(window_seconds=60.0)
     until = ctl.cooldown(0, reason="concurrency")
     assert until - time.time() == pytest.approx(0.3, abs=0.15)  # cooldown_min_seconds
     with ctl.slot():
         pass
-    until = ctl.cooldown(0, reason="rpm")  # until the one logged admission leaves the 2 s window
-    assert until - time.time() == pytest.approx(2.0, abs=0.2)
+    # An RPM 429 saying "try again after 1 seconds": one second, not until the one logged
+    # admission leaves the 60 s window (that stalled every answer for up to a minute).
+    until = ctl.cooldown(1.0, reason="rpm")
+    assert until - time.time() == pytest.approx(1.0, abs=0.15)
     assert ctl.stats()["cooldown_until"] == pytest.approx(until, abs=0.01)
+    started = time.monotonic()
+    with ctl.slot():
+        assert 0.8 <= time.monotonic() - started < 1.5
+
+
+def _wait_out(ctl: AdmissionController, until: float) -> None:
+    time.sleep(max(0.0, until - time.time()) + 0.02)
+
+
+def test_repeated_429s_escalate_and_a_success_ends_the_run(make_ctl):
+    ctl = make_ctl(window_seconds=60.0, cooldown_min_seconds=0.1, cooldown_max_seconds=1.0)
+    pauses = []
+    for _ in range(4):  # each 429 answers the first call after the previous pause
+        until = ctl.cooldown(0.2, reason="rpm")
+        pauses.append(until - time.time())
+        _wait_out(ctl, until)
+    assert pauses == pytest.approx([0.2, 0.4, 0.8, 1.0], abs=0.08)  # doubled, capped
+    # 429s of calls admitted before the pause began are the same episode: no escalation.
+    first = ctl.cooldown(0.2, reason="rpm")  # the run goes on: 1.0 (capped)
+    again = ctl.cooldown(0.2, reason="rpm")
+    assert again == pytest.approx(first, abs=0.02)
+    _wait_out(ctl, again)
+    with ctl.slot():  # a call admitted after the run began succeeds: the run ends
+        pass
+    assert ctl.cooldown(0.2, reason="rpm") - time.time() == pytest.approx(0.2, abs=0.08)
+
+
+def test_a_success_admitted_before_the_429_does_not_end_the_run(make_ctl):
+    ctl = make_ctl(window_seconds=60.0, cooldown_min_seconds=0.1, cooldown_max_seconds=5.0)
+    with ctl.slot():  # a long call, admitted before the 429
+        _wait_out(ctl, ctl.cooldown(0.2, reason="rpm"))
+    with pytest.raises(RuntimeError), ctl.slot():  # admitted after it, failed: no success
+        raise RuntimeError("429 again")
+    assert ctl.cooldown(0.2, reason="rpm") - time.time() == pytest.approx(0.4, abs=0.08)
+
+
+def test_the_provider_may_ask_for_more_than_the_cap(make_ctl):
+    ctl = make_ctl(cooldown_min_seconds=0.1, cooldown_max_seconds=0.5)
+    assert ctl.cooldown(1.5, reason="rpm") - time.time() == pytest.approx(1.5, abs=0.1)
+
+
+def test_async_slot_success_ends_the_run_too(make_ctl):
+    ctl = make_ctl(window_seconds=60.0, cooldown_min_seconds=0.1, cooldown_max_seconds=5.0)
+
+    async def run() -> list[float]:
+        until = await ctl.acooldown(0.2, reason="rpm")
+        await asyncio.sleep(max(0.0, until - time.time()) + 0.02)
+        pauses = [await ctl.acooldown(0.2, reason="rpm") - time.time()]
+        async with ctl.aslot():  # waits the pause out, then succeeds
+            pass
+        pauses.append(await ctl.acooldown(0.2, reason="rpm") - time.time())
+        await ctl.aclose()
+        return pauses
+
+    assert asyncio.run(run()) == pytest.approx([0.4, 0.2], abs=0.08)
 
 
 def test_an_expired_lease_returns_its_slot(make_ctl):

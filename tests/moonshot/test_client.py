@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import time
 
 import pytest
 
@@ -159,23 +161,79 @@ def test_transient_errors_are_retried_with_backoff(provider, emulator, status, e
     assert emulator.state.count(method="POST", path="/v1/chat/completions") == 3
 
 
-def test_rate_limit_sets_shared_cooldown_and_goes_back_through_admission(
-    provider, emulator, settings
-):
-    # An RPM 429 cools down until the oldest admission leaves the window: keep the window short.
-    settings.MOONSHOT_RATE_WINDOW_SECONDS = 1.0
-    provider.admission = get_controller()  # the setting change built a new controller
+RPM_429 = (
+    "Your account org-e<ak-e> request reached organization max RPM: 3, "
+    "please try again after {n} seconds"
+)
+
+
+def test_rate_limit_sets_shared_cooldown_and_goes_back_through_admission(provider, emulator):
+    provider.admission = get_controller()  # the real 61 s window of the settings
+    provider.chat(QUESTION, model="moonshot-v1-8k")  # an admission in the window
     emulator.faults.fail_next(
-        1,
-        status=429,
-        error_type="rate_limit_reached_error",
-        message="Your account org-e<ak-e> request reached organization max RPM: 3, "
-        "please try again after 1 seconds",
+        1, status=429, error_type="rate_limit_reached_error", message=RPM_429.format(n=1)
+    )
+    started = time.monotonic()
+    result = provider.chat(QUESTION, model="moonshot-v1-8k")
+    elapsed = time.monotonic() - started
+    assert "14 March 2027" in result.content
+    # What the provider said (1 s), not until the window drains (it used to be ~61 s here).
+    assert elapsed < 10, elapsed
+    assert provider.admission.stats()["rate_limited_today"] >= 1
+    calls = [c for c in emulator.state.calls if c.path == "/v1/chat/completions"]
+    assert [c.status for c in calls[-2:]] == [429, 200]
+    assert calls[-1].at - calls[-2].at == pytest.approx(1.0, abs=0.5)
+
+
+def test_repeated_429s_back_off_longer_each_time(provider, emulator):
+    provider.admission = get_controller()
+    emulator.faults.fail_next(
+        3, status=429, error_type="rate_limit_reached_error", message=RPM_429.format(n=1)
     )
     result = provider.chat(QUESTION, model="moonshot-v1-8k")
     assert "14 March 2027" in result.content
-    stats = provider.admission.stats()
-    assert stats["rate_limited_today"] >= 1
+    at = [c.at for c in emulator.state.calls if c.path == "/v1/chat/completions"]
+    gaps = [b - a for a, b in itertools.pairwise(at)]
+    assert gaps == pytest.approx([1.0, 2.0, 4.0], abs=0.5)  # 1 s as asked, then doubled
+    # The success ended the run: the next single 429 waits 1 s again.
+    emulator.faults.fail_next(
+        1, status=429, error_type="rate_limit_reached_error", message=RPM_429.format(n=1)
+    )
+    provider.chat(QUESTION, model="moonshot-v1-8k")
+    at = [c.at for c in emulator.state.calls if c.path == "/v1/chat/completions"]
+    assert at[-1] - at[-2] == pytest.approx(1.0, abs=0.5)
+
+
+def test_a_stream_after_one_429_starts_as_soon_as_the_provider_said(async_provider, emulator):
+    async_provider.admission = get_controller()
+
+    async def run() -> float:
+        await _collect(async_provider)  # an admission in the 61 s window
+        emulator.faults.fail_next(
+            1, status=429, error_type="rate_limit_reached_error", message=RPM_429.format(n=2)
+        )
+        started = time.monotonic()
+        async for _chunk in async_provider.stream_chat(QUESTION, model="moonshot-v1-8k"):
+            return time.monotonic() - started
+        raise AssertionError("no chunk")
+
+    assert 1.5 <= asyncio.run(run()) < 6
+
+
+@pytest.mark.parametrize(
+    ("message", "headers", "expected"),
+    [
+        (RPM_429.format(n=1), {}, 1.0),
+        (RPM_429.format(n=7), {}, 7.0),
+        ("... max concurrency: 1, please try again after 3 seconds", {}, 3.0),
+        (RPM_429.format(n=7), {"retry-after": "2"}, 7.0),  # the longer of text and header
+        (RPM_429.format(n=1), {"retry-after-ms": "2500"}, 2.5),
+        ("request reached organization TPM rate limit, current:9, limit:5", {}, None),
+    ],
+)
+def test_the_wait_a_429_asks_for(message, headers, expected):
+    body = {"error": {"type": "rate_limit_reached_error", "message": message}}
+    assert errors.from_response(429, body, headers).retry_after == expected
 
 
 def test_transient_errors_give_up_after_the_attempt_cap(provider, emulator):

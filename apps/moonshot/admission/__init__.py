@@ -59,6 +59,7 @@ def controller_from_settings() -> AdmissionController:
         window_seconds=settings.MOONSHOT_RATE_WINDOW_SECONDS,
         lease_seconds=settings.MOONSHOT_LEASE_SECONDS,
         cooldown_min_seconds=settings.MOONSHOT_COOLDOWN_MIN_SECONDS,
+        cooldown_max_seconds=settings.MOONSHOT_COOLDOWN_MAX_SECONDS,
         tpd_reset_utc_offset_hours=settings.MOONSHOT_TPD_RESET_UTC_OFFSET_HOURS,
     )
 

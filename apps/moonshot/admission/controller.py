@@ -37,7 +37,19 @@ from .wake import AsyncWaker, Notifier, Renewer, SyncWaker
 
 log = logging.getLogger(__name__)
 
-KEY_NAMES = ("sem", "log", "cost", "tpm", "tpd", "cool", "chatq", "bgq", "wexp", "stats")
+KEY_NAMES = (
+    "sem",
+    "log",
+    "cost",
+    "tpm",
+    "tpd",
+    "cool",
+    "chatq",
+    "bgq",
+    "wexp",
+    "stats",
+    "streak",
+)
 _MIN_SLEEP = 0.01
 _JITTER = 0.02
 # Reasons a release (PUBLISH) can end; the others end at a known time.
@@ -46,6 +58,9 @@ _DAY_MS = 86_400_000
 _EPOCH = date(1970, 1, 1)
 ASYNC_POOL_CONNECTIONS = 50
 ASYNC_POOL_TIMEOUT_SECONDS = 20.0
+# Redis down or hung: a call fails within seconds (the caller answers "busy or restarting")
+# instead of waiting for the operating system's TCP timeout. Every script returns at once.
+SOCKET_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
 
 OnWait = Callable[[WaitInfo], Any]
 
@@ -61,6 +76,7 @@ class Lease:
     queued_seconds: float
     lost: bool = False
     acquired_at: float = field(default_factory=time.monotonic)
+    admitted_ms: int = 0  # Redis time of the admission: a success after a 429 run ends the run
 
 
 @dataclass
@@ -85,6 +101,7 @@ class AdmissionController:
         window_seconds: float = 61.0,
         lease_seconds: float = 90.0,
         cooldown_min_seconds: float = 3.0,
+        cooldown_max_seconds: float = 60.0,
         waiter_ttl_seconds: float = 10.0,
         max_sleep_seconds: float = 2.0,
         tpd_reset_utc_offset_hours: float = 8.0,
@@ -98,6 +115,7 @@ class AdmissionController:
         self.window_seconds = window_seconds
         self.lease_seconds = lease_seconds
         self.cooldown_min_seconds = cooldown_min_seconds
+        self.cooldown_max_seconds = cooldown_max_seconds
         self.max_sleep_seconds = max_sleep_seconds
         self._redis_url = redis_url
         self._keys = [f"{{{namespace}}}:{name}" for name in KEY_NAMES]
@@ -111,7 +129,9 @@ class AdmissionController:
     # -- per-process state (recreated after fork) ----------------------------------------------
     def _setup_process(self) -> None:
         self._pid = os.getpid()
-        self._client = redis.Redis.from_url(self._redis_url, decode_responses=True)
+        self._client = redis.Redis.from_url(
+            self._redis_url, decode_responses=True, **SOCKET_TIMEOUTS
+        )
         self._scripts = {
             name: self._client.register_script(getattr(lua, name.upper()))
             for name in ("acquire", "release", "renew", "cooldown", "record_429", "stats")
@@ -140,6 +160,7 @@ class AdmissionController:
                 decode_responses=True,
                 max_connections=ASYNC_POOL_CONNECTIONS,
                 timeout=ASYNC_POOL_TIMEOUT_SECONDS,
+                **SOCKET_TIMEOUTS,
             )
             client = redis.asyncio.Redis.from_pool(pool)  # closing the client closes the pool
             scripts = {
@@ -182,13 +203,14 @@ class AdmissionController:
         ]
 
     def _release_keys(self) -> list[str]:
-        return [self._keys[0], self._keys[6], self._keys[7], self._keys[8]]
+        return [self._keys[0], self._keys[6], self._keys[7], self._keys[8], self._keys[10]]
 
     def _cooldown_call(self, seconds: float, reason: str) -> tuple[list[str], list[Any]]:
-        keys = [self._keys[5], self._keys[1], self._keys[4]]
+        keys = [self._keys[5], self._keys[4], self._keys[10]]
         args = [
             round(max(seconds, 0.0) * 1000),
             round(self.cooldown_min_seconds * 1000),
+            round(self.cooldown_max_seconds * 1000),
             reason,
             self._window_ms,
             self._day_offset_ms,
@@ -247,15 +269,19 @@ class AdmissionController:
         """Hold one admission for the ``with`` body; renewed by a thread, released on exit.
 
         ``cost_tokens`` is what the provider charges at admission: prompt estimate + max_tokens
-        (0 for file calls). ``on_wait(WaitInfo)`` is called while queued.
+        (0 for file calls). ``on_wait(WaitInfo)`` is called while queued. A body that ends
+        without an exception counts as a successful call: it ends a run of 429s (``cooldown``),
+        so raise the provider's error inside the body.
         """
         lease = self._acquire_sync(self._check_cost(cost_tokens), priority, on_wait, timeout)
         self._renewer.add(lease.holder, lease)
+        succeeded = 0
         try:
             yield lease
+            succeeded = lease.admitted_ms
         finally:
             self._renewer.discard(lease.holder)
-            self._release_sync(lease.holder)
+            self._release_sync(lease.holder, succeeded)
 
     def _acquire_sync(
         self, cost: int, priority: Priority, on_wait: OnWait | None, timeout: float | None
@@ -270,9 +296,13 @@ class AdmissionController:
             while True:
                 if waker is not None:
                     waker.clear()
-                decision = self._decide(scripts["acquire"](keys=self._keys, args=args), attempt)
+                result = scripts["acquire"](keys=self._keys, args=args)
+                decision = self._decide(result, attempt)
                 if decision is None:
-                    return Lease(holder, cost, priority, time.monotonic() - started)
+                    admitted_ms = int(result[4])
+                    return Lease(
+                        holder, cost, priority, time.monotonic() - started, admitted_ms=admitted_ms
+                    )
                 info, delay = decision
                 if on_wait is not None and self._changed(attempt, info):
                     on_wait(info)
@@ -291,10 +321,10 @@ class AdmissionController:
             if waker is not None:
                 self._notifier.unregister(waker)
 
-    def _release_sync(self, holder: str) -> None:
+    def _release_sync(self, holder: str, succeeded_ms: int = 0) -> None:
         try:
             self._process_scripts()["release"](
-                keys=self._release_keys(), args=[holder, self._channel]
+                keys=self._release_keys(), args=[holder, self._channel, succeeded_ms]
             )
         except (redis.RedisError, OSError) as exc:  # the lease expires on its own
             log.warning("admission release failed (%s); the lease will expire", exc)
@@ -314,15 +344,18 @@ class AdmissionController:
     ) -> AsyncIterator[Lease]:
         """Async ``slot``: renewed by a task; released on exit, error or cancellation.
 
-        ``on_wait`` may be a plain function or a coroutine function.
+        ``on_wait`` may be a plain function or a coroutine function. As with ``slot``, a body
+        that ends without an exception counts as a successful call.
         """
         lease = await self._acquire_async(self._check_cost(cost_tokens), priority, on_wait, timeout)
         renewal = asyncio.create_task(self._renew_async(lease))
+        succeeded = 0
         try:
             yield lease
+            succeeded = lease.admitted_ms
         finally:
             renewal.cancel()
-            await asyncio.shield(self._release_async(lease.holder))
+            await asyncio.shield(self._release_async(lease.holder, succeeded))
 
     async def _acquire_async(
         self, cost: int, priority: Priority, on_wait: OnWait | None, timeout: float | None
@@ -340,7 +373,10 @@ class AdmissionController:
                 result = await scripts["acquire"](keys=self._keys, args=args)
                 decision = self._decide(result, attempt)
                 if decision is None:
-                    return Lease(holder, cost, priority, time.monotonic() - started)
+                    admitted_ms = int(result[4])
+                    return Lease(
+                        holder, cost, priority, time.monotonic() - started, admitted_ms=admitted_ms
+                    )
                 info, delay = decision
                 if on_wait is not None and self._changed(attempt, info):
                     outcome = on_wait(info)
@@ -361,10 +397,10 @@ class AdmissionController:
             if waker is not None:
                 self._notifier.unregister(waker)
 
-    async def _release_async(self, holder: str) -> None:
+    async def _release_async(self, holder: str, succeeded_ms: int = 0) -> None:
         try:
             await self._loop_scripts()["release"](
-                keys=self._release_keys(), args=[holder, self._channel]
+                keys=self._release_keys(), args=[holder, self._channel, succeeded_ms]
             )
         except (redis.RedisError, OSError) as exc:
             log.warning("admission release failed (%s); the lease will expire", exc)
@@ -385,9 +421,15 @@ class AdmissionController:
 
     # -- after a provider 429 ---------------------------------------------------------------------
     def cooldown(self, seconds: float = 0.0, reason: str = "unknown") -> float:
-        """Pause every process: at least ``cooldown_min_seconds``; for rpm/tpm/unknown also until
-        the oldest logged admission leaves the window; ``reason="tpd"`` closes the day (later
-        requests are refused until the reset). Returns the end as a Unix time."""
+        """Pause every process for what the provider asked (``seconds``, its "try again after N
+        seconds" or Retry-After), at least ``cooldown_min_seconds``. Each further 429 of the same
+        run (one that follows an elapsed cooldown with no success in between) doubles the pause,
+        up to ``cooldown_max_seconds``; a 429 while a cooldown still runs (a call admitted before
+        it) does not. ``reason="tpd"`` also closes the day (later requests are refused until the
+        reset). Returns the end as a Unix time.
+
+        Why not wait for the request window to drain: a single 429 then stalled every answer for
+        up to a minute, though the provider had said one second."""
         keys, args = self._cooldown_call(seconds, reason)
         return int(self._process_scripts()["cooldown"](keys=keys, args=args)) / 1000
 

@@ -16,6 +16,9 @@ milliseconds. Key order is fixed by ``KEYS`` in :mod:`apps.moonshot.admission.co
 10 stats HASH daily counters: ``w:<day>`` waits, ``r:<day>:<dimension>`` provider 429s, kept for
    ``HISTORY_DAYS`` days so the admin dashboard can chart them (pruned when a day's first counter
    of a kind appears, so the sweep runs a few times a day, never per request)
+11 streak HASH the run of provider 429s: ``n`` consecutive cooldowns, ``at`` when it began;
+   expires a window after the last cooldown ends, and a call admitted after ``at`` that succeeds
+   deletes it
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ if not reason then
   if leave() > 0 and redis.call('ZCARD', KEYS[7]) + redis.call('ZCARD', KEYS[8]) > 0 then
     redis.call('PUBLISH', ARGV[13], 'next')
   end
-  return {1, 0, 'ok', 0, 0}
+  return {1, 0, 'ok', 0, now}
 end
 
 if redis.call('ZADD', q, 'NX', now, id) == 1 then
@@ -186,14 +189,21 @@ return {0, sleep, reason, pos, eta}
 """
 )
 
-# Give up a slot or a place in the queue. KEYS: sem, chatq, bgq, wexp. ARGV: id, channel.
-# Wakes waiters (one PUBLISH) only when someone is waiting. Returns 1 when a lease was held.
+# Give up a slot or a place in the queue. KEYS: sem, chatq, bgq, wexp, streak.
+# ARGV: id, channel, admitted_ms (0 unless the call succeeded). Wakes waiters (one PUBLISH) only
+# when someone is waiting. A success admitted after a run of 429s began ends the run. Returns 1
+# when a lease was held.
 RELEASE = """
 local held = redis.call('ZREM', KEYS[1], ARGV[1])
 local queued = redis.call('ZREM', KEYS[2], ARGV[1]) + redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 if held + queued > 0 and redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3]) > 0 then
   redis.call('PUBLISH', ARGV[2], 'free')
+end
+local ok = tonumber(ARGV[3] or '0')
+if ok > 0 then
+  local began = tonumber(redis.call('HGET', KEYS[5], 'at') or '-1')
+  if began >= 0 and ok > began then redis.call('DEL', KEYS[5]) end
 end
 return held
 """
@@ -218,27 +228,34 @@ return out
 """
 )
 
-# After a provider 429: every process waits. KEYS: cool, log, tpd.
-# ARGV: seconds_ms, min_ms, reason, window_ms, day_offset_ms. For rpm/tpm/unknown the pause also
-# lasts until the oldest logged admission leaves the window (anchors §B4); for tpd the day is
-# closed. Returns the cooldown-until time in ms.
+# After a provider 429: every process waits. KEYS: cool, tpd, streak.
+# ARGV: seconds_ms (what the provider asked for), min_ms, max_ms, reason, window_ms,
+# day_offset_ms. The pause is what the provider asked (at least min_ms), doubled for each earlier
+# 429 of the same run, capped at max_ms (or the provider's own figure if larger). A 429 that
+# arrives while a cooldown is still running belongs to the same episode (calls admitted before it)
+# and does not escalate. For tpd the day is closed. Returns the cooldown-until time in ms.
 COOLDOWN = (
     _PRELUDE
     + """
-local reason, offset = ARGV[3], tonumber(ARGV[5])
-local untl = now + math.max(tonumber(ARGV[1]), tonumber(ARGV[2]))
-if reason == 'rpm' or reason == 'tpm' or reason == 'unknown' then
-  local o = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if o[2] then untl = math.max(untl, tonumber(o[2]) + tonumber(ARGV[4])) end
-end
-if reason == 'tpd' then
-  redis.call('HSET', KEYS[3], 'x:' .. day_of(offset), 1)
-  redis.call('PEXPIRE', KEYS[3], 2 * DAY)
-end
+local asked = math.max(tonumber(ARGV[1]), tonumber(ARGV[2]))
+local cap, reason = math.max(tonumber(ARGV[3]), asked), ARGV[4]
+local win, offset = tonumber(ARGV[5]), tonumber(ARGV[6])
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = tonumber(redis.call('HGET', KEYS[3], 'n') or '0')
+if n == 0 then
+  n = 1; redis.call('HSET', KEYS[3], 'n', 1, 'at', now)
+elseif cur <= now then
+  n = n + 1; redis.call('HSET', KEYS[3], 'n', n)
+end
+local untl = now + math.min(asked * 2 ^ (n - 1), cap)
+if reason == 'tpd' then
+  redis.call('HSET', KEYS[2], 'x:' .. day_of(offset), 1)
+  redis.call('PEXPIRE', KEYS[2], 2 * DAY)
+end
 if untl > cur then
   redis.call('SET', KEYS[1], untl, 'PX', math.max(1, untl - now))
 else untl = cur end
+redis.call('PEXPIRE', KEYS[3], math.max(1, untl - now) + win)
 return untl
 """
 )
