@@ -95,10 +95,12 @@ def test_provider_extraction_failure_then_retry(provider_worker, emulator, team,
 def test_a_429_storm_still_ends_ready_without_a_user_visible_error(
     provider_settings, transactional_db, emulator, team, member, monkeypatch
 ):
-    # An RPM 429 cools every process down until the window frees up: a 2 s window keeps the
-    # test short; more 429s than the client retries defer the document to a later task run.
+    # An RPM 429 cools every process down for what the provider asked, longer on repeats; more
+    # 429s than the client retries defer the document to a later task run.
     monkeypatch.setenv("MOONSHOT_RATE_WINDOW_SECONDS", "2")
     monkeypatch.setenv("DOCQA_PROVIDER_RETRY_SECONDS", "1")
+    # Eight 429s in a row double the pause each time (1, 2, 4 s ...): capped at 2 s here.
+    monkeypatch.setenv("MOONSHOT_COOLDOWN_MAX_SECONDS", "2")
     emulator.faults.fail_next(
         8,
         status=429,
