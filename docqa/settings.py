@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.chat",
     "apps.documents",
     "apps.ops",
+    "apps.api",
 ]
 
 # Django's middleware in async-native subclasses (apps/core/async_middleware.py): under ASGI
@@ -181,6 +182,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 # An answer still streaming this long after it started has lost its process (see
 # apps.chat.services.fail_abandoned_answers).
 CHAT_ABANDONED_AFTER_SECONDS = env.int("CHAT_ABANDONED_AFTER_SECONDS", default=30 * 60)
+
+# The API for programs (apps/api): requests per key per minute (429 + Retry-After beyond).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)
 # Characters of extracted text each web process keeps between questions (apps.documents.
 # text_cache): 32M is ~80 full 128k-token contexts, at most ~130 MB of memory.
 DOCQA_TEXT_CACHE_CHARS = env.int("DOCQA_TEXT_CACHE_CHARS", default=32_000_000)
