@@ -25,6 +25,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema
+from ninja.errors import AuthenticationError, ValidationError
 
 from apps.chat import services
 from apps.chat.services import PreparedTurn
@@ -71,15 +72,14 @@ def _api_error(request: HttpRequest, error: ApiError) -> HttpResponse:
     return _error(error.status, error.code, error.message, error.headers)
 
 
-@api.exception_handler(Exception)
-def _other(request: HttpRequest, error: Exception) -> HttpResponse:
-    from ninja.errors import AuthenticationError, ValidationError
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return _error(401, "missing_key", _("Send an API key: Authorization: Bearer <key>."))
 
-    if isinstance(error, AuthenticationError):
-        return _error(401, "missing_key", _("Send an API key: Authorization: Bearer <key>."))
-    if isinstance(error, ValidationError):
-        return _error(400, "invalid_input", json.dumps(error.errors, default=str)[:500])
-    raise error
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    return _error(400, "invalid_input", json.dumps(error.errors, default=str)[:500])
 
 
 class ChatMessage(Schema):
