@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "apps.documents",
     "apps.ops",
     "apps.api",
+    # django-ninja's Swagger page from our own static files, not a CDN (the app runs offline).
+    "ninja",
 ]
 
 # Django's middleware in async-native subclasses (apps/core/async_middleware.py): under ASGI

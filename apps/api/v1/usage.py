@@ -10,6 +10,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Router
 
 from apps.chat.models import Message, Role
@@ -26,7 +27,9 @@ MAX_DAYS = 366
 def usage(request: HttpRequest, days: int = 30) -> Any:
     """The last `days` days (today included, site time zone), every day listed, zeros too."""
     if not 1 <= days <= MAX_DAYS:
-        raise ApiError(422, "invalid_input", f"days: 1..{MAX_DAYS}")
+        raise ApiError(
+            422, "invalid_input", _("days must be between 1 and %(n)d.") % {"n": MAX_DAYS}
+        )
     workspace = request.workspace  # type: ignore[attr-defined]
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
