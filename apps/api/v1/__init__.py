@@ -7,7 +7,8 @@ streams on the event loop like the browser's); and it is small, one dependency o
 where DRF + drf-spectacular is two large frameworks for the same.
 
 Every route needs `Authorization: Bearer <key>`; the key decides the workspace, so any id of
-another workspace's object is a 404. Failures are `{"code", "message"}` (apps.api.errors).
+another workspace's object is a 404; /ops is for keys of site admins only. Failures are
+`{"code", "message"}` (apps.api.errors).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ninja import NinjaAPI
 
 from .. import errors
 from ..auth import KeyAuth
-from . import conversations, documents, usage
+from . import conversations, documents, ops, usage
 
 api = NinjaAPI(
     title="DocQA API",
@@ -29,3 +30,4 @@ errors.install(api)
 api.add_router("/documents", documents.router)
 api.add_router("/conversations", conversations.router)
 api.add_router("/usage", usage.router)
+api.add_router("/ops", ops.router)
