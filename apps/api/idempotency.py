@@ -2,8 +2,10 @@
 
 The first request with a key claims a row (unique per workspace, route and key) before doing
 the work and stores its outcome after; a repeat within a day gets that outcome back, and a
-repeat while the first is still running gets 409. A failed first attempt gives the key up, so
-retrying it does the work.
+repeat while the first is still running gets 409 (a claim left by a request that died is taken
+over after STALE_CLAIM). An upload stores whatever it answered, per-file refusals included; an
+ask stores its question once saved, and a refused question (empty, over the limit) gives the
+key up, like any exception, so a retry does the work.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from .errors import ApiError
 from .models import IdempotentRequest
 
 KEEP = timedelta(hours=24)
+# A claim still without an outcome after this long was left by a request that died (a killed
+# process): a retry may take it over. Uploads and the start of an ask take seconds.
+STALE_CLAIM = timedelta(minutes=10)
 HEADER = "Idempotency-Key"
 
 
@@ -39,6 +44,13 @@ def claim(workspace: Workspace, route: str, key: str) -> IdempotentRequest | Non
         return None
     IdempotentRequest.objects.filter(
         workspace=workspace, created_at__lt=timezone.now() - KEEP
+    ).delete()
+    IdempotentRequest.objects.filter(
+        workspace=workspace,
+        route=route,
+        key=key,
+        status_code__isnull=True,
+        created_at__lt=timezone.now() - STALE_CLAIM,
     ).delete()
     try:
         with transaction.atomic():

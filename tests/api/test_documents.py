@@ -3,7 +3,10 @@ delete; roles (viewer keys only read), tenants (another workspace's id is a 404)
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from apps.api.models import IdempotentRequest
 from apps.documents.models import Document, Status
@@ -140,3 +143,35 @@ def test_another_workspaces_documents_are_404(foreign_api, team):
         assert response.status_code == 404 and response.json()["code"] == "not_found", path
     assert foreign_api.get("/api/v1/documents").json()["count"] == 0
     assert Document.objects.get(pk=document.pk).status == Status.READY
+
+
+def test_a_running_first_request_is_409_and_a_dead_ones_claim_is_taken_over(api, team):
+    claim = IdempotentRequest.objects.create(workspace=team, route="documents.upload", key="k")
+    running = api.upload(SimpleUploadedFile("a.txt", b"one"), headers={"Idempotency-Key": "k"})
+    assert running.status_code == 409 and running.json()["code"] == "idempotency_in_progress"
+    assert not Document.objects.exists()
+    IdempotentRequest.objects.filter(pk=claim.pk).update(
+        created_at=timezone.now() - timedelta(minutes=11)
+    )
+    retried = api.upload(SimpleUploadedFile("a.txt", b"one"), headers={"Idempotency-Key": "k"})
+    assert retried.status_code == 200 and Document.objects.count() == 1
+
+
+def test_upload_through_the_asgi_server(app_server, member_key, team):
+    """The deployment path (uvicorn): the size-limit handler is installed before the body is
+    read there too."""
+    import httpx
+
+    with httpx.Client(
+        base_url=app_server.url, headers={"Authorization": f"Bearer {member_key}"}
+    ) as client:
+        response = client.post(
+            "/api/v1/documents",
+            files=[("file", ("a.md", b"# Title\n\nBody.")), ("file", ("b.txt", b"more"))],
+        )
+    assert response.status_code == 200, response.text
+    assert [r["ok"] for r in response.json()["results"]] == [True, True]
+    assert set(Document.objects.filter(workspace=team).values_list("name", flat=True)) == {
+        "a.md",
+        "b.txt",
+    }

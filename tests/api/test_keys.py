@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import timedelta
 
 import pytest
@@ -111,3 +112,13 @@ def test_settings_page_refuses_a_bad_key_form_and_non_admins(team, owner, member
     client.force_login(owner)
     assert client.post(f"/w/{team.slug}/settings/keys/{foreign_id}/revoke/").status_code == 404
     assert selectors.authenticate(foreign).key.revoked_at is None
+
+
+def test_log_lines_never_carry_an_api_key(member_key):
+    from apps.core.logging import RedactSecretsFilter
+
+    record = logging.LogRecord(
+        "x", logging.WARNING, __file__, 1, "a script sent %s in a query string", (member_key,), None
+    )
+    RedactSecretsFilter().filter(record)
+    assert member_key not in record.getMessage() and "[redacted]" in record.getMessage()
