@@ -122,3 +122,19 @@ def test_log_lines_never_carry_an_api_key(member_key):
     )
     RedactSecretsFilter().filter(record)
     assert member_key not in record.getMessage() and "[redacted]" in record.getMessage()
+
+
+def test_site_admins_revoke_keys_in_the_django_admin(team, member_key, owner):
+    owner.is_staff = owner.is_superuser = True
+    owner.save()
+    client = Client()
+    client.force_login(owner)
+    key = ApiKey.objects.get()
+    page = client.get("/admin/api/apikey/").content.decode()
+    assert key.prefix in page and key.secret_hash not in page
+    assert client.get("/admin/api/apikey/add/").status_code == 403
+    client.post(
+        "/admin/api/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True
+    )
+    assert ApiKey.objects.get().revoked_at is not None
+    assert ApiClient(member_key).get("/api/v1/usage").status_code == 401
