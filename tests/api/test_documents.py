@@ -175,3 +175,13 @@ def test_upload_through_the_asgi_server(app_server, member_key, team):
         "a.md",
         "b.txt",
     }
+
+
+def test_a_failed_document_says_why(api, team):
+    document = ready_document(team, "scan.pdf", "x")
+    Document.objects.filter(pk=document.pk).update(
+        status=Status.FAILED, failure_reason="The PDF has no text layer."
+    )
+    got = api.get(f"/api/v1/documents/{document.pk}").json()
+    assert got["status"] == "failed" and got["failure_message"] == "The PDF has no text layer."
+    assert got["final"] is True

@@ -52,9 +52,7 @@ def document_json(document: Document) -> dict[str, Any]:
         "mime_type": document.mime_type,
         "sha256": document.sha256,
         "token_count": document.token_count,
-        "failure_message": str(document.failure_message)
-        if document.failure_code or document.failure_reason
-        else "",
+        "failure_message": document.failure_message if document.status == Status.FAILED else "",
         "uploaded_at": document.created_at,
     }
 
