@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "apps.chat",
     "apps.documents",
     "apps.ops",
+    "apps.api",
+    # django-ninja's Swagger page from our own static files, not a CDN (the app runs offline).
+    "ninja",
 ]
 
 # Django's middleware in async-native subclasses (apps/core/async_middleware.py): under ASGI
@@ -215,6 +218,9 @@ CHAT_STREAM_LEASE_RENEW_SECONDS = env.float("CHAT_STREAM_LEASE_RENEW_SECONDS", d
 # Rows made before leases existed have none: one still streaming this long after it started has
 # lost its process.
 CHAT_ABANDONED_AFTER_SECONDS = env.int("CHAT_ABANDONED_AFTER_SECONDS", default=30 * 60)
+
+# The API for programs (apps/api): requests per key per minute (429 + Retry-After beyond).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)
 # Characters of extracted text each web process keeps between questions (apps.documents.
 # text_cache): 32M is ~80 full 128k-token contexts, at most ~130 MB of memory.
 DOCQA_TEXT_CACHE_CHARS = env.int("DOCQA_TEXT_CACHE_CHARS", default=32_000_000)

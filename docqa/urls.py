@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from apps.api.urls import api_urls
 from apps.core.views import healthz
 
 urlpatterns = [
@@ -12,6 +13,8 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("apps.chat.urls")),
     path("ops/", include("apps.ops.urls")),
+    *api_urls,
+    path("", include("apps.api.urls")),
     path("", include("apps.documents.urls")),
     path("", include("apps.workspaces.urls")),
 ]

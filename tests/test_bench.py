@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import _rates, admission, ingestion, streaming
+from bench import _rates, admission, api, ingestion, streaming
 
 
 def test_rate_helpers():
@@ -67,3 +67,13 @@ def test_streaming_bench_runs_every_stream_to_completion(transactional_db):
         assert all(d > 0 for d in load.app_delay)
         assert load.rss_peak >= load.rss_before > 0
         assert 1 <= load.most_open <= 6
+
+
+def test_api_bench_runs_every_path_and_stream_to_completion(transactional_db):
+    paths, crowds = api.run(
+        trials=2, contexts=[2000], streams=6, chunk_delay=0.01, database="docqa_bench_api_smoke"
+    )
+    [p] = paths
+    assert all(len(p.first_token[leg]) == 2 for leg in api.LEGS)
+    assert all(v > 0 for leg in api.LEGS for v in p.first_token[leg])
+    assert [(c.route, c.complete, c.errors) for c in crowds] == [("api", 6, []), ("openai", 6, [])]

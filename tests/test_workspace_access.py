@@ -6,6 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from apps.api.models import ApiKey
+from apps.api.services import create_key
 from apps.chat.models import Conversation, Message
 from apps.documents.models import Document
 from apps.documents.services import ingest_upload
@@ -26,12 +28,14 @@ def url_values(team, owner, member):
         actor=owner_membership, upload=SimpleUploadedFile("notes.txt", b"team notes")
     ).document
     conversation = Conversation.objects.create(workspace=team, created_by=owner, title="Plans")
+    key = create_key(actor=owner_membership, name="CI", role=Role.MEMBER).key
     return {
         "slug": team.slug,
         "membership_id": Membership.objects.get(workspace=team, user=member).pk,
         "invitation_id": invitation.pk,
         "document_id": document.pk,
         "conversation_id": conversation.pk,
+        "key_id": key.pk,
     }
 
 
@@ -46,6 +50,7 @@ def test_every_workspace_route_is_covered():
     assert {"workspaces:detail", "workspaces:members", "workspaces:invite"} <= names
     assert {"documents:list", "documents:upload", "documents:download"} <= names
     assert {"chat:index", "chat:detail", "chat:ask", "chat:regenerate", "chat:scope"} <= names
+    assert {"api:create_key", "api:revoke_key"} <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
@@ -83,6 +88,7 @@ def _workspace_state(team) -> tuple:
             .values_list("pk", "title", "scope_all", "model_choice", "created_by_id")
         ),
         Message.objects.filter(workspace=team).count(),
+        list(ApiKey.objects.filter(workspace=team).values_list("pk", "revoked_at")),
     )
 
 

@@ -24,6 +24,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.moonshot.admission import Priority
 from apps.moonshot.catalogue import chat_models, get_model
 from apps.moonshot.client import MoonshotClient, RetryPolicy, provider_configured
 from apps.moonshot.types import Usage
@@ -127,6 +128,9 @@ class PreparedTurn:
     quote_sources: dict[str, str] = field(default_factory=dict)
     # Why the question cannot be sent (the documents do not fit any model); "" when it can.
     refusal: str = ""
+    # Set by the API (apps/api): its calls queue behind people's, and may ask a temperature.
+    priority: Priority = Priority.INTERACTIVE
+    temperature: float | None = None
 
 
 def make_title(question: str) -> str:
@@ -158,6 +162,7 @@ def start_turn(
     membership: Membership,
     question: str = "",
     regenerate: bool = False,
+    history: list[tuple[str, str]] | None = None,
 ) -> PreparedTurn:
     """Save the question and plan the provider request; `open_answer` then creates the answer.
 
@@ -167,6 +172,8 @@ def start_turn(
     Raises NotAllowed; OverLimit when the workspace's daily token limit is used up (nothing is
     saved then: the page gives the question back); ChatError for an empty or oversized question
     or nothing to regenerate.
+    `history` ((role, content) pairs, oldest first) replaces the conversation's own: the
+    OpenAI-compatible API sends its history with each question.
     """
     require_change(conversation, membership)
     if not regenerate:
@@ -199,7 +206,7 @@ def start_turn(
     # later failure can lose it; its answer comes with `open_answer`. Two questions sent at
     # once in one conversation are each answered from the history committed when they were
     # asked.
-    earlier = selectors.answered_history(conversation)
+    earlier = selectors.answered_history(conversation) if history is None else history
     question_message = Message.objects.create(
         conversation=conversation,
         workspace=workspace,

@@ -135,6 +135,8 @@ async def _provider_answer(
         on_wait=on_wait,
         on_sent=open_answer,
         prompt_tokens=turn.plan.prompt_tokens,
+        temperature=turn.temperature,
+        priority=turn.priority,
     ):
         if chunk.text:
             await _add_text(turn, state, chunk.text, emit)

@@ -7,16 +7,20 @@ import re
 
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]+", re.IGNORECASE)
 _SK = re.compile(r"\bsk-[A-Za-z0-9]{8,}")
+# DocQA's own API keys (apps.api.services.SECRET_PREFIX), wherever they appear.
+_DQ = re.compile(r"\bdq_[A-Za-z0-9_\-]{16,}")
 
 
 def redact(text: str) -> str:
-    """Replace the configured key and anything shaped like a bearer token or `sk-` key."""
+    """Replace the configured key and anything shaped like a bearer token, an `sk-` key or
+    a DocQA API key."""
     from django.conf import settings
 
     key = getattr(settings, "MOONSHOT_API_KEY", "")
     if key:
         text = text.replace(key, "[redacted]")
     text = _BEARER.sub(r"\1[redacted]", text)
+    text = _DQ.sub("[redacted]", text)
     return _SK.sub("[redacted]", text)
 
 

@@ -348,6 +348,7 @@ class AsyncMoonshotClient(_Base):
         on_wait: Callable[[WaitInfo], Any] | None = None,
         on_sent: Callable[[], Any] | None = None,
         prompt_tokens: int | None = None,
+        priority: Priority = Priority.INTERACTIVE,
     ) -> AsyncIterator[StreamChunk]:
         """Yield chunks as they arrive, holding one admission slot for the whole stream.
 
@@ -366,9 +367,7 @@ class AsyncMoonshotClient(_Base):
             started = False
             try:
                 async with (
-                    self.admission.aslot(
-                        cost_tokens=cost, priority=Priority.INTERACTIVE, on_wait=on_wait
-                    ),
+                    self.admission.aslot(cost_tokens=cost, priority=priority, on_wait=on_wait),
                     self._open_stream(body, on_sent) as response,
                 ):
                     async for chunk in aiter_chunks(_body(response)):

@@ -167,7 +167,13 @@ def settings_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Workspace renamed."))
             return redirect("workspaces:settings", slug=request.workspace.slug)
-    return render(request, "workspaces/settings.html", {"form": form})
+    from apps.api.views import settings_context  # the API keys section of the page
+
+    return render(
+        request,
+        "workspaces/settings.html",
+        {"form": form, **settings_context(request.workspace)},
+    )
 
 
 def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:

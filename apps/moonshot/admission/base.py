@@ -18,6 +18,9 @@ class Priority(enum.IntEnum):
 
     INTERACTIVE = 0  # a person is watching (chat)
     BACKGROUND = 1  # ingestion, reconciliation, anything a Celery task does
+    # A program through the API (apps/api): queued like BACKGROUND, behind every person waiting
+    # in chat and outside the slots kept for chat, so scripts never slow the people.
+    API = 2
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ class AdmissionController:
         return [
             holder,
             cost,
-            int(priority == Priority.BACKGROUND),
+            int(priority != Priority.INTERACTIVE),  # API work queues like background work
             self._lease_ms,
             self._window_ms,
             lim.concurrency,
