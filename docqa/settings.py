@@ -251,6 +251,9 @@ MOONSHOT_KEEP_FILES = env.int("MOONSHOT_KEEP_FILES", default=900)
 MOONSHOT_KEEP_BYTES = env.int("MOONSHOT_KEEP_BYTES", default=9 * 1024**3)
 # Remote files younger than this are never treated as orphans (their upload may be in flight).
 MOONSHOT_RECONCILE_GRACE_SECONDS = env.int("MOONSHOT_RECONCILE_GRACE_SECONDS", default=600)
+# After a re-run uploads again a file whose killed run's upload was not found, a reconcile this
+# many seconds later deletes that upload if it landed after all.
+MOONSHOT_LATE_UPLOAD_CHECK_SECONDS = env.int("MOONSHOT_LATE_UPLOAD_CHECK_SECONDS", default=60)
 # Files at the provider that no ledger row knows (another tool on the same key, a lost database):
 # "delete" (default: the account is DocQA's transit buffer) deletes them once older than the
 # grace period; "report" only lists them on /ops/, where an admin may delete them one by one.

@@ -93,7 +93,10 @@ def reconcile(
         seen: set[int] = set()
         orphans: list[RemoteFileInfo] = []
         for item in remote:
-            slot = by_id.get(item.id) or by_name.get(item.filename)
+            slot = by_id.get(item.id)
+            named = by_name.get(item.filename)
+            if slot is None and named is not None and not named.remote_id:
+                slot = named  # our upload whose id was never saved: adopted below
             if slot is None:
                 orphans.append(item)
                 continue
@@ -101,7 +104,7 @@ def reconcile(
             if not slot.remote_id:
                 filestore.mark_uploaded(slot, item.id)
                 findings["adopted"].append(slot.remote_name)
-        _handle_orphans(client, run, orphans, set(delete_ids), findings)
+        _handle_orphans(client, run, orphans, set(delete_ids), set(by_name), findings)
         _repair_missing(run, held, seen, listed_at, findings)
         run.copies_released = _release_unneeded(client, findings)
         filestore.recount()
@@ -121,8 +124,13 @@ def _handle_orphans(
     run: ReconcileRun,
     orphans: list[RemoteFileInfo],
     delete_ids: set[str],
+    held_names: set[str],
     findings: dict[str, list],
 ) -> None:
+    """Delete or report files the ledger does not hold. A file named like one of ours (a
+    `docqa-<uuid>` name the app released, or a second upload under the name of a row that holds
+    another id: a killed run's upload that landed after its re-run uploaded again) is ours to
+    delete at once; anything else waits out the grace period."""
     grace = settings.MOONSHOT_RECONCILE_GRACE_SECONDS
     now = timezone.now().timestamp()
     released_names = set(
@@ -135,6 +143,8 @@ def _handle_orphans(
         age = max(int(now - item.created_at), 0)
         if item.filename in released_names:
             action = "deleted_released"  # a copy the app had already released
+        elif item.filename in held_names:
+            action = "deleted_duplicate"  # a second upload of a file the ledger holds
         elif item.id in delete_ids:
             action = "deleted_by_admin"
         elif settings.MOONSHOT_ORPHAN_POLICY == "delete" and age >= grace:

@@ -230,7 +230,7 @@ def test_after_uploads_deletes_reextracts_and_evictions_the_provider_holds_what_
 
 
 def test_rounds_of_sigkill_on_the_worker_pool_fail_nothing_and_leave_nothing(
-    provider_settings, transactional_db, emulator, team, member
+    provider_settings, transactional_db, emulator, team, member, monkeypatch
 ):
     """Issue 16 (11): the pool's children are SIGKILLed again and again while they extract
     (like the OOM killer, or an operator's kill -9). Every document still ends READY, none with
@@ -238,6 +238,9 @@ def test_rounds_of_sigkill_on_the_worker_pool_fail_nothing_and_leave_nothing(
     import psutil
 
     emulator.config.extract_delay = 0.5  # each upload takes a moment: kills land mid-way
+    # A killed upload may land after its re-run uploaded again: the reconcile that checks for
+    # it runs 2 s later here (60 s by default).
+    monkeypatch.setenv("MOONSHOT_LATE_UPLOAD_CHECK_SECONDS", "2")
     client = login(member)
     with running_celery_worker(concurrency=2) as worker:
         ids = [
@@ -258,6 +261,7 @@ def test_rounds_of_sigkill_on_the_worker_pool_fail_nothing_and_leave_nothing(
                 kills += 1
         documents = _wait_final(*ids, timeout=180)
         _wait(lambda: _quiet(emulator), timeout=60, what="the pool to settle")
+        _wait(lambda: emulator.state.files == {}, timeout=60, what="late uploads to be deleted")
     interrupted = sorted(d.interruptions for d in documents.values())
     print(f"{kills} kills; interruptions per document: {interrupted}")
     assert kills >= 10

@@ -118,3 +118,21 @@ def test_reconcile_deletes_orphans_and_repairs_vanished(provider, emulator, sett
     assert run.findings["released"] == [unowned.remote_name]
     [found] = run.findings["orphans"]
     assert (found["id"], found["action"], found["deleted"]) == (orphan.id, "deleted_old", True)
+
+
+@pytest.mark.django_db
+def test_reconcile_deletes_a_second_upload_under_a_held_name_at_once(provider, emulator, team):
+    """A killed run's upload can land after its re-run uploaded again under the same unique
+    name: the ledger holds the re-run's id, and the late copy goes at once (no grace)."""
+    busy = document(team, "busy.txt", 5, status=Status.EXTRACTING)
+    slot = filestore.reserve(f"document:{busy.pk}", 5, "b.txt")
+    filestore.mark_uploaded(slot, provider.upload_file(slot.remote_name, b"again").id)
+    late = provider.upload_file(slot.remote_name, b"first")
+
+    run = reconcile(provider, trigger="test")
+
+    assert {f.id for f in provider.list_files()} == {slot.remote_id}
+    [found] = run.findings["orphans"]
+    assert (found["id"], found["action"], found["deleted"]) == (late.id, "deleted_duplicate", True)
+    slot.refresh_from_db()
+    assert slot.state == RemoteFileState.UPLOADED

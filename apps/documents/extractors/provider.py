@@ -112,6 +112,8 @@ class ProviderStrategy:
             return remote
         existing = self._find_by_name(slot.remote_name) if resumed else None
         if existing is None:
+            if resumed:
+                self._check_for_late_upload()
             with context.open_original() as original:
                 existing = self.client.upload_file(slot.remote_name, original)
         if not filestore.mark_uploaded(slot, existing.id):
@@ -120,6 +122,17 @@ class ProviderStrategy:
             raise ClaimLost(context.document.pk)
         context.remote_file(existing.id)
         return existing
+
+    @staticmethod
+    def _check_for_late_upload() -> None:
+        """The killed run's upload may still land after this run uploads again (the provider
+        finishes a request whose client died): a reconcile shortly after deletes the second
+        copy (`reconcile._handle_orphans`), instead of the next 15-minute sweep."""
+        from apps.moonshot.tasks import reconcile_files
+
+        delay = settings.MOONSHOT_LATE_UPLOAD_CHECK_SECONDS
+        if cache.add("moonshot:late-upload-check", 1, timeout=delay):
+            reconcile_files.apply_async(kwargs={"trigger": "late-upload"}, countdown=delay)
 
     def _find_by_name(self, remote_name: str) -> RemoteFileInfo | None:
         """Only after a crash (a reserved slot): did our upload reach the provider anyway?"""
