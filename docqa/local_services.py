@@ -182,7 +182,8 @@ def _ensure_database(socket_dir: str) -> None:
 def stop_postgres() -> None:
     if not postgres_running():
         return
-    from pgserver._commands import pg_ctl
+    # pgserver makes one function per shipped binary at import time, which no stub can list.
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
     user = "pgserver" if os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PG_DIR, user=user)

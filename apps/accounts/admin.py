@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .models import User
+from .requests import AuthenticatedRequest
 
 
 @admin.register(User)
@@ -42,7 +43,7 @@ class UserAdmin(BaseUserAdmin):
         return user.n_workspaces  # type: ignore[attr-defined]
 
     @admin.action(description=_("Deactivate the selected users (they can no longer log in)"))
-    def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+    def deactivate(self, request: AuthenticatedRequest, queryset: QuerySet[User]) -> None:
         changed = queryset.exclude(pk=request.user.pk).update(is_active=False)
         if queryset.filter(pk=request.user.pk).exists():
             self.message_user(request, _("You cannot deactivate yourself."), messages.WARNING)

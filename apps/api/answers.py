@@ -5,7 +5,7 @@ JSON answer has exactly what the browser was told (text, sources, quotation chec
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -14,10 +14,10 @@ from apps.chat.models import Message, Role
 Event = tuple[str, Any]
 
 
-async def events(frames: AsyncIterator[str]) -> AsyncIterator[Event]:
+async def events(frames: AsyncGenerator[str, None]) -> AsyncIterator[Event]:
     """(event name, parsed data) for each SSE frame of `frames`; comments are skipped."""
     buffer = ""
-    async with aclosing(frames) as stream:  # type: ignore[type-var]
+    async with aclosing(frames) as stream:
         async for chunk in stream:
             buffer += chunk
             while "\n\n" in buffer:

@@ -10,6 +10,7 @@ key up, like any exception, so a retry does the work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -37,9 +38,17 @@ def key_of(request: HttpRequest) -> str:
     return key
 
 
-def claim(workspace: Workspace, route: str, key: str) -> IdempotentRequest | None:
-    """Claim `key` for a new request (returns the claim, None: the caller does the work) or
-    return the stored outcome of the first one. 409 while that one still runs."""
+@dataclass(frozen=True)
+class Outcome:
+    """What the first request with a key answered."""
+
+    status_code: int
+    body: Any
+
+
+def claim(workspace: Workspace, route: str, key: str) -> Outcome | None:
+    """Claim `key` for a new request (None: the caller does the work) or return the stored
+    outcome of the first one. 409 while that one still runs."""
     if not key:
         return None
     IdempotentRequest.objects.filter(
@@ -63,7 +72,7 @@ def claim(workspace: Workspace, route: str, key: str) -> IdempotentRequest | Non
                 "idempotency_in_progress",
                 _("A request with this Idempotency-Key is still running; retry shortly."),
             ) from None
-        return first
+        return Outcome(first.status_code, first.body)
     return None
 
 

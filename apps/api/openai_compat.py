@@ -28,6 +28,7 @@ from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, ValidationError
 
 from apps.chat import services
+from apps.chat.context import History
 from apps.chat.services import PreparedTurn
 from apps.chat.streaming import stream_turn
 from apps.chat.views import SSE_HEADERS
@@ -35,7 +36,7 @@ from apps.core.db import release_db_connections
 from apps.moonshot.admission import Priority
 
 from . import answers
-from .auth import KeyAuth
+from .auth import ApiRequest, KeyAuth
 from .errors import ApiError
 from .v1.conversations import chat_error
 
@@ -97,13 +98,13 @@ class CompletionIn(Schema):
     stream_options: dict[str, Any] | None = None
 
 
-def _model_id(request: HttpRequest) -> str:
-    return MODEL_PREFIX + request.workspace.slug  # type: ignore[attr-defined]
+def _model_id(request: ApiRequest) -> str:
+    return MODEL_PREFIX + request.workspace.slug
 
 
 @api.get("/models")
-def models(request: HttpRequest) -> Any:
-    key = request.api_key  # type: ignore[attr-defined]
+def models(request: ApiRequest) -> Any:
+    key = request.api_key
     return {
         "object": "list",
         "data": [
@@ -123,23 +124,25 @@ def _text(message: ChatMessage) -> str:
     return message.content or ""
 
 
-def _question_and_history(body: CompletionIn) -> tuple[str, list[tuple[str, str]]]:
-    turns = [(m.role, _text(m)) for m in body.messages if m.role in ("user", "assistant")]
+def _question_and_history(body: CompletionIn) -> tuple[str, History]:
+    turns: History = [
+        (m.role, _text(m)) for m in body.messages if m.role == "user" or m.role == "assistant"
+    ]
     if not turns or turns[-1][0] != "user":
         raise ApiError(400, "invalid_input", _("The last message must be the user's question."))
     return turns[-1][1], turns[:-1]
 
 
-def _start(request: HttpRequest, body: CompletionIn) -> PreparedTurn:
+def _start(request: ApiRequest, body: CompletionIn) -> PreparedTurn:
     if body.model != _model_id(request):
         raise ApiError(
             404, "model_not_found", _("No such model: %(model)s.") % {"model": body.model}
         )
     question, history = _question_and_history(body)
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     try:
         conversation = services.create_conversation(
-            workspace=request.workspace,  # type: ignore[attr-defined]
+            workspace=request.workspace,
             user=membership.user,
         )
         turn = services.start_turn(
@@ -158,7 +161,7 @@ def _start(request: HttpRequest, body: CompletionIn) -> PreparedTurn:
 
 
 @api.post("/chat/completions")
-async def chat_completions(request: HttpRequest, body: CompletionIn) -> Any:
+async def chat_completions(request: ApiRequest, body: CompletionIn) -> Any:
     turn = await sync_to_async(_start)(request, body)
     completion = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

@@ -7,13 +7,13 @@ from datetime import datetime, time
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.workspaces.access import workspace_view
+from apps.workspaces.access import WorkspaceRequest, workspace_view
 from apps.workspaces.forms import WorkspaceForm
 from apps.workspaces.models import Role, Workspace
 
@@ -34,7 +34,7 @@ def _expiry(day: Any) -> datetime | None:
 
 @workspace_view(min_role=Role.ADMIN)
 @require_POST
-def create(request: HttpRequest) -> HttpResponse:
+def create(request: WorkspaceRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     new_secret = None
     if form.is_valid():
@@ -66,7 +66,7 @@ def create(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(min_role=Role.ADMIN)
 @require_POST
-def revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+def revoke(request: WorkspaceRequest, key_id: int) -> HttpResponse:
     key = get_object_or_404(selectors.keys_of(request.workspace), pk=key_id)
     services.revoke_key(actor=request.membership, key=key)
     messages.success(request, _("API key “%(name)s” revoked.") % {"name": key.name})

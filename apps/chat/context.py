@@ -51,9 +51,14 @@ class DocumentText:
     content_hash: str
 
 
+TurnRole = Literal["user", "assistant"]
+# Earlier (role, content) pairs of a conversation, oldest first: what a question is asked after.
+History = list[tuple[TurnRole, str]]
+
+
 @dataclass(frozen=True)
 class Turn:
-    role: Literal["user", "assistant"]
+    role: TurnRole
     content: str
 
 

@@ -16,7 +16,7 @@ from apps.documents.models import Status as DocumentStatus
 from apps.documents.text_cache import text_cache
 from apps.workspaces.models import Membership, Workspace
 
-from .context import DocumentText
+from .context import DocumentText, History
 from .models import Conversation, Message, Status
 from .prompts import citation_label
 
@@ -67,9 +67,7 @@ def _conversation_sql() -> str:
     )
 
 
-def answered_history(
-    conversation: Conversation, *, before: datetime | None = None
-) -> list[tuple[str, str]]:
+def answered_history(conversation: Conversation, *, before: datetime | None = None) -> History:
     """(role, content) of the conversation's questions and answered replies, oldest first,
     optionally only those from `before`: what the context builder may send as history.
     Failed, still-streaming, interrupted and empty answers are left out.
@@ -78,7 +76,8 @@ def answered_history(
     `_history_queryset(conversation, before).values_list("role", "content")`, and a test
     holds the two to the same rows.
     """
-    sql, params = _HISTORY_SQL, [conversation.pk, *_UNANSWERED]
+    sql = _HISTORY_SQL
+    params: list[int | str | datetime] = [conversation.pk, *_UNANSWERED]
     if before is not None:
         sql, params = sql + ' AND "created_at" < %s', [*params, before]
     with connection.cursor() as cursor:
@@ -119,7 +118,8 @@ def scope_documents(conversation: Conversation) -> list[DocumentText]:
     why): it is `_scope_queryset(conversation).values_list(*_SCOPE_FIELDS)`, and a test holds
     the two to the same rows.
     """
-    sql, params = _SCOPE_SQL, [conversation.workspace_id, DocumentStatus.READY]
+    sql = _SCOPE_SQL
+    params: list[int | str] = [conversation.workspace_id, DocumentStatus.READY]
     if not conversation.scope_all:
         sql, params = sql + _CHOSEN_SQL, [*params, conversation.pk]
     with connection.cursor() as cursor:

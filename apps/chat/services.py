@@ -32,7 +32,7 @@ from apps.workspaces.limits import LimitReached, check_chat_allowed
 from apps.workspaces.models import Membership, Workspace
 
 from . import offline, selectors
-from .context import ContextPlan, DocumentText, Turn, build_context
+from .context import ContextPlan, DocumentText, History, Turn, build_context
 from .models import Conversation, Message, Role, Status
 from .prompts import citation_label
 from .window import fit_to_window
@@ -162,7 +162,7 @@ def start_turn(
     membership: Membership,
     question: str = "",
     regenerate: bool = False,
-    history: list[tuple[str, str]] | None = None,
+    history: History | None = None,
 ) -> PreparedTurn:
     """Save the question and plan the provider request; `open_answer` then creates the answer.
 
@@ -220,7 +220,7 @@ def start_turn(
 def _prepare(
     conversation: Conversation,
     question_message: Message,
-    earlier: list[tuple[str, str]],
+    earlier: History,
     offline_mode: bool,
 ) -> PreparedTurn:
     """The turn that answers the saved `question_message`, with `earlier` as its history."""
@@ -277,7 +277,7 @@ def open_answer(turn: PreparedTurn) -> int | None:
 
 
 def _plan(
-    conversation: Conversation, question: str, earlier: list[tuple[str, str]]
+    conversation: Conversation, question: str, earlier: History
 ) -> tuple[list[DocumentText], ContextPlan, list[dict]]:
     """The documents in scope, the provider request planned from them and the history
     (`earlier`: `selectors.answered_history`), and the sources the answer will list."""

@@ -17,9 +17,9 @@ import enum
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from django.utils.translation import gettext
@@ -97,7 +97,7 @@ async def relay(
     heartbeat_seconds: float = 15.0,
     on_finish: Callable[[RelayOutcome], Awaitable[None]],
     queue_size: int = QUEUE_SIZE,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Yield SSE text for a StreamingHttpResponse.
 
     `pump(queue)` puts ready-made frames (from `sse_event`) on the queue and returns when the

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +121,7 @@ async def _provider_answer(
     turn: PreparedTurn, state: TurnState, emit: Emit, open_answer: Callable[[], None]
 ) -> None:
     admission = _WatchedAdmission(get_controller(), state)
+    # A proxy of the AdmissionController (everything but aslot delegates through __getattr__).
     client = AsyncMoonshotClient(admission=admission, retry=RETRY_POLICY)  # type: ignore[arg-type]
 
     async def on_wait(info: WaitInfo) -> None:
@@ -247,7 +248,7 @@ def _renew_lease(answer_id: int, text: str) -> bool:
         release_db_connections()
 
 
-def stream_turn(turn: PreparedTurn) -> AsyncIterator[str]:
+def stream_turn(turn: PreparedTurn) -> AsyncGenerator[str, None]:
     """The async iterator of SSE text for one prepared turn."""
     state = TurnState(model="" if turn.offline else turn.plan.model.id)
     opening: asyncio.Future[int | None] | None = None

@@ -10,6 +10,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBase,
     JsonResponse,
     StreamingHttpResponse,
 )
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST, require_safe
 from apps.core.db import release_db_connections
 from apps.moonshot.catalogue import chat_models
 from apps.moonshot.client import provider_configured
-from apps.workspaces.access import workspace_view
+from apps.workspaces.access import WorkspaceRequest, workspace_view
 from apps.workspaces.limits import tokens_today
 
 from . import selectors, services
@@ -32,7 +33,7 @@ from .streaming import stream_turn
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+def _conversation(request: WorkspaceRequest, conversation_id: int) -> Conversation:
     conversation = selectors.conversation_in(request.workspace, conversation_id)
     if conversation is None:
         raise Http404
@@ -46,7 +47,7 @@ CHAT_PAGE_CSP = "img-src 'self' data:; connect-src 'self'; form-action 'self'; b
 
 @workspace_view()
 @require_safe
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: WorkspaceRequest) -> HttpResponse:
     """The newest conversation this member may ask in; the list (and search results) else."""
     if not request.GET.get("q"):
         latest = selectors.conversations(request.workspace, changeable_by=request.membership)
@@ -55,7 +56,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/index.html", _sidebar(request))
 
 
-def _sidebar(request: HttpRequest) -> dict:
+def _sidebar(request: WorkspaceRequest) -> dict[str, object]:
     query = request.GET.get("q", "")
     return {
         "conversations": selectors.conversations(request.workspace, query)[:100],
@@ -65,7 +66,7 @@ def _sidebar(request: HttpRequest) -> dict:
 
 @workspace_view()
 @require_POST
-def create(request: HttpRequest) -> HttpResponse:
+def create(request: WorkspaceRequest) -> HttpResponse:
     conversation = services.create_conversation(
         workspace=request.workspace, user=request.membership.user
     )
@@ -74,7 +75,7 @@ def create(request: HttpRequest) -> HttpResponse:
 
 @workspace_view()
 @require_safe
-def detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def detail(request: WorkspaceRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation(request, conversation_id)
     # An answer whose stream died with its process shows as interrupted even if the periodic
     # sweep has not run yet (a stack without beat).
@@ -106,7 +107,7 @@ def detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return response
 
 
-def _daily_tokens(request: HttpRequest) -> dict[str, str] | None:
+def _daily_tokens(request: WorkspaceRequest) -> dict[str, str] | None:
     """Today's chat tokens against the workspace's daily limit, when an admin set one."""
     limit = request.workspace.max_tokens_per_day
     if limit is None:
@@ -120,7 +121,7 @@ def _forbidden(error: services.ChatError) -> HttpResponse:
 
 @workspace_view()
 @require_POST
-def rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def rename(request: WorkspaceRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation(request, conversation_id)
     try:
         services.rename_conversation(
@@ -137,7 +138,7 @@ def rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @workspace_view()
 @require_POST
-def delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def delete(request: WorkspaceRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation(request, conversation_id)
     try:
         services.delete_conversation(conversation=conversation, membership=request.membership)
@@ -149,7 +150,7 @@ def delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @workspace_view()
 @require_POST
-def scope(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def scope(request: WorkspaceRequest, conversation_id: int) -> HttpResponse:
     """Save the document scope and model; answer with the new token budget (JSON)."""
     conversation = _conversation(request, conversation_id)
     ids = [int(v) for v in request.POST.getlist("documents") if v.isdigit()]
@@ -175,14 +176,14 @@ def scope(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @workspace_view(remember=False)
 @require_POST
-def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def ask(request: WorkspaceRequest, conversation_id: int) -> HttpResponseBase:
     """POST {"question": "…"} (JSON or form, with the CSRF header): the answer as SSE."""
     return _stream(request, conversation_id, regenerate=False)
 
 
 @workspace_view(remember=False)
 @require_POST
-def regenerate(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def regenerate(request: WorkspaceRequest, conversation_id: int) -> HttpResponseBase:
     """POST: replace the last answer with a new one, streamed like `ask`."""
     return _stream(request, conversation_id, regenerate=True)
 
@@ -197,7 +198,9 @@ def _question(request: HttpRequest) -> str:
     return request.POST.get("question", "")
 
 
-def _stream(request: HttpRequest, conversation_id: int, *, regenerate: bool) -> HttpResponse:
+def _stream(
+    request: WorkspaceRequest, conversation_id: int, *, regenerate: bool
+) -> HttpResponseBase:
     question = "" if regenerate else _question(request)
     try:
         turn = services.start_turn(

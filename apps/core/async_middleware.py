@@ -44,6 +44,9 @@ class InlineHooksMixin:
     get_response: Any
     process_request: Any
     process_response: Any
+    # Set by MiddlewareMixin._async_check (whether get_response is a coroutine function); the
+    # stub of MiddlewareMixin leaves it out.
+    async_mode: bool
 
     def request_needs_thread(self, request: HttpRequest) -> bool:
         return False
@@ -117,7 +120,8 @@ class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):
         super().__init__(get_response)
         self._check_view = self.process_view
         if self.async_mode:
-            self.process_view = self._aprocess_view  # type: ignore[method-assign]
+            # A coroutine in place of the sync hook the stub declares: Django awaits it.
+            self.process_view = self._aprocess_view  # type: ignore[method-assign,assignment]
 
     def request_needs_thread(self, request: HttpRequest) -> bool:
         return settings.CSRF_USE_SESSIONS  # the secret is then read from the session

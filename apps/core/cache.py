@@ -13,13 +13,18 @@ import threading
 from functools import cached_property
 from typing import Any
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 _clients: dict[tuple[Any, ...], Any] = {}
 _lock = threading.Lock()
 
 
 class SharedRedisCache(RedisCache):
+    # Set by RedisCache.__init__ (django/core/cache/backends/redis.py); its stub leaves them out.
+    _class: type[RedisCacheClient]
+    _servers: list[str]
+    _options: dict[str, Any]
+
     @cached_property
     def _cache(self) -> Any:
         key = (self._class, tuple(self._servers), repr(sorted(self._options.items())))

@@ -47,8 +47,8 @@ def _layout(model: type[Model]) -> tuple[list[str], list[tuple[int, Any, Callabl
     converters = []
     for index, field in enumerate(fields):
         column = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(column) + field.get_db_converters(
-            connection
-        ):
+        # Field.get_db_converters exists (django/db/models/fields/__init__.py); the stub omits it.
+        field_converters = field.get_db_converters(connection)  # type: ignore[attr-defined]
+        for convert in connection.ops.get_db_converters(column) + field_converters:
             converters.append((index, column, convert))
     return [f.attname for f in fields], converters

@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
-_CONTROLS = {code: " " for code in (*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))}
+_CONTROLS: dict[int, str | None] = {
+    code: " " for code in (*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))
+}
 _CONTROLS[0x00] = None
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 

@@ -44,10 +44,13 @@ def attachment_response(document: Document) -> HttpResponse | StreamingHttpRespo
     if content_type in _RENDERABLE:
         content_type = "application/octet-stream"
     disposition = content_disposition_header(True, document.name)
+    assert disposition is not None  # only a header that is not an attachment can be None
     if settings.DOCQA_STORAGE_REDIRECT_DOWNLOADS:
         if not default_storage.exists(document.storage_name):
             raise OriginalMissing(document.storage_name)
-        url = default_storage.url(
+        # Only a bucket redirects (settings.py), and S3Storage.url takes the response headers
+        # as `parameters`; the base Storage.url of the stub does not.
+        url = default_storage.url(  # type: ignore[call-arg]
             document.storage_name,
             parameters={
                 "ResponseContentDisposition": disposition,

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
@@ -64,3 +65,14 @@ class SizeLimitUploadHandler(FileUploadHandler):
 
     def file_complete(self, file_size: int) -> None:
         return None
+
+
+def limit_upload_size(request: HttpRequest, limit: int) -> SizeLimitUploadHandler:
+    """Put a SizeLimitUploadHandler first among the request's upload handlers; return it.
+
+    Call it before anything reads ``request.POST`` or ``request.FILES``: once the body is
+    parsed Django refuses to change the handlers (AttributeError).
+    """
+    limiter = SizeLimitUploadHandler(limit, request)
+    request.upload_handlers = [limiter, *request.upload_handlers]
+    return limiter

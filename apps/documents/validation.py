@@ -12,9 +12,10 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import filetype
+from django.core.files import File
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
@@ -256,7 +257,7 @@ def _digest(file: Any) -> tuple[str, bytes]:
     return sha.hexdigest(), head
 
 
-def inspect_upload(file: IO[bytes] | Any, *, original_name: str, max_bytes: int) -> Inspection:
+def inspect_upload(file: File[bytes], *, original_name: str, max_bytes: int) -> Inspection:
     """Check one uploaded file (a Django ``File``) and describe it, or raise UploadRejected.
 
     The order matters for the message: an empty or oversized file is refused before its type is

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
-from apps.workspaces.access import workspace_view
+from apps.workspaces.access import WorkspaceRequest, workspace_view
 from apps.workspaces.models import Role
 
 from . import selectors, services
@@ -29,6 +29,7 @@ from .models import Document
 from .uploads import (
     BodyRefused,
     SizeLimitUploadHandler,
+    limit_upload_size,
     refused_body_message,
     refused_body_status,
 )
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
 
 
-def _document(request: HttpRequest, document_id: int) -> Document:
+def _document(request: WorkspaceRequest, document_id: int) -> Document:
     return get_object_or_404(selectors.documents_in(request.workspace), pk=document_id)
 
 
@@ -57,7 +58,7 @@ def _status_json(request: HttpRequest, document: Document) -> dict[str, Any]:
 
 @workspace_view()
 @require_safe
-def document_list(request: HttpRequest) -> HttpResponse:
+def document_list(request: WorkspaceRequest) -> HttpResponse:
     filters = FilterForm(request.GET or None)
     status = query = ""
     if filters.is_valid():
@@ -81,9 +82,8 @@ def document_list(request: HttpRequest) -> HttpResponse:
 @csrf_exempt  # the CSRF check runs in _receive, after the size-limit handler is installed
 @workspace_view(min_role=Role.MEMBER)
 @require_POST
-def upload(request: HttpRequest) -> HttpResponse:
-    limiter = SizeLimitUploadHandler(max_upload_bytes(), request)
-    request.upload_handlers.insert(0, limiter)
+def upload(request: WorkspaceRequest) -> HttpResponse:
+    limiter = limit_upload_size(request, max_upload_bytes())
     try:
         return _receive(request, limiter)
     except BodyRefused as refused:
@@ -93,7 +93,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_protect
-def _receive(request: HttpRequest, limiter: SizeLimitUploadHandler) -> HttpResponse:
+def _receive(request: WorkspaceRequest, limiter: SizeLimitUploadHandler) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)  # parses the body through the limiter
     results: list[dict[str, Any]] = []
     for name, _size in limiter.too_large:
@@ -109,12 +109,14 @@ def _receive(request: HttpRequest, limiter: SizeLimitUploadHandler) -> HttpRespo
         for upload in form.cleaned_data["file"]:
             results.append(_ingest_one(request, upload))
     elif not results:
-        results.append({"ok": False, "name": "", "message": " ".join(form.errors.get("file", []))})
+        results.append(
+            {"ok": False, "name": "", "message": " ".join(map(str, form.errors.get("file", [])))}
+        )
     return _respond(request, results)
 
 
 def _respond(
-    request: HttpRequest, results: list[dict[str, Any]], status: int = 400
+    request: WorkspaceRequest, results: list[dict[str, Any]], status: int = 400
 ) -> HttpResponse:
     """JSON for the page's script and API clients (``status`` when nothing was accepted), else
     back to the documents page with one message per file."""
@@ -129,7 +131,7 @@ def _respond(
     return redirect("documents:list", slug=request.workspace.slug)
 
 
-def _ingest_one(request: HttpRequest, upload: Any) -> dict[str, Any]:
+def _ingest_one(request: WorkspaceRequest, upload: Any) -> dict[str, Any]:
     try:
         outcome = services.ingest_upload(actor=request.membership, upload=upload)
     except (services.UploadRejected, services.DocumentError) as error:
@@ -158,7 +160,7 @@ def _ingest_one(request: HttpRequest, upload: Any) -> dict[str, Any]:
 
 @workspace_view()
 @require_safe
-def status(request: HttpRequest) -> JsonResponse:
+def status(request: WorkspaceRequest) -> JsonResponse:
     """Rows for the given ids, so the page can follow extraction without reloading."""
     ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.strip().isdigit()]
     documents = selectors.documents_by_ids(request.workspace, ids)
@@ -167,7 +169,7 @@ def status(request: HttpRequest) -> JsonResponse:
 
 @workspace_view()
 @require_safe
-def detail(request: HttpRequest, document_id: int) -> HttpResponse:
+def detail(request: WorkspaceRequest, document_id: int) -> HttpResponse:
     document = _document(request, document_id)
     try:
         number = int(request.GET.get("page", "1"))
@@ -182,7 +184,7 @@ def detail(request: HttpRequest, document_id: int) -> HttpResponse:
 
 @workspace_view()
 @require_safe
-def download(request: HttpRequest, document_id: int) -> HttpResponse:
+def download(request: WorkspaceRequest, document_id: int) -> HttpResponseBase:
     document = _document(request, document_id)
     try:
         return attachment_response(document)
@@ -194,7 +196,7 @@ def download(request: HttpRequest, document_id: int) -> HttpResponse:
 
 @workspace_view(min_role=Role.MEMBER)
 @require_POST
-def reextract(request: HttpRequest, document_id: int) -> HttpResponse:
+def reextract(request: WorkspaceRequest, document_id: int) -> HttpResponse:
     document = _document(request, document_id)
     try:
         services.reextract_document(actor=request.membership, document=document)
@@ -207,7 +209,7 @@ def reextract(request: HttpRequest, document_id: int) -> HttpResponse:
 
 @workspace_view(min_role=Role.MEMBER)
 @require_POST
-def delete(request: HttpRequest, document_id: int) -> HttpResponse:
+def delete(request: WorkspaceRequest, document_id: int) -> HttpResponse:
     document = _document(request, document_id)
     try:
         services.delete_document(actor=request.membership, document=document)

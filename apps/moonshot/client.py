@@ -152,10 +152,8 @@ class _Base:
         logger.warning("Provider call failed (%s); retrying in %.1fs", error.admin_message, wait)
         return wait
 
-    def _cooldown_for(self, error: errors.MoonshotError) -> float | None:
-        """The shared cooldown a 429 asks for (at least `cooldown_min`), else None."""
-        if not isinstance(error, errors.RateLimitedError):
-            return None
+    def _cooldown_for(self, error: errors.RateLimitedError) -> float:
+        """The shared cooldown a 429 asks for (at least `cooldown_min`)."""
         return max(self.retry.cooldown_min, error.retry_after or 0)
 
 
@@ -195,8 +193,8 @@ class MoonshotClient(_Base):
                         raise _parse_error(response)
                 return response
             except errors.MoonshotError as error:
-                cooldown = self._cooldown_for(error)
-                if cooldown is not None:
+                if isinstance(error, errors.RateLimitedError):
+                    cooldown = self._cooldown_for(error)
                     self.admission.cooldown(cooldown, reason=error.dimension)
                     self.admission.record_rate_limited(error.dimension)
                 if isinstance(error, errors.NetworkError) and not retry_network:
@@ -375,8 +373,8 @@ class AsyncMoonshotClient(_Base):
                         yield chunk
                 return
             except errors.MoonshotError as error:
-                cooldown = self._cooldown_for(error)
-                if cooldown is not None:
+                if isinstance(error, errors.RateLimitedError):
+                    cooldown = self._cooldown_for(error)
                     await self.admission.acooldown(cooldown, reason=error.dimension)
                     await self.admission.arecord_rate_limited(error.dimension)
                 if started:
@@ -388,10 +386,10 @@ class AsyncMoonshotClient(_Base):
             except httpx.HTTPError as exc:
                 if started:  # the connection broke after tokens arrived: the answer is partial
                     raise StreamInterrupted(f"{type(exc).__name__}: {exc}") from exc
-                error = _network_error(exc)
-                wait = self._after_failure(error, attempt)
+                network_error = _network_error(exc)
+                wait = self._after_failure(network_error, attempt)
                 if wait is None:
-                    raise error from exc
+                    raise network_error from exc
                 await asyncio.sleep(wait)
 
     @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ Mapping follows reference/moonshot-api.md §4 (error catalogue) and perf-reliabi
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 from django.utils.translation import gettext_lazy as _
 
@@ -167,6 +167,14 @@ class AdmissionRefused(MoonshotError):
     default_user_message = _("This request is larger than the provider limits allow.")
 
 
+class _ErrorFields(TypedDict):
+    """What from_response passes to every exception it builds, besides the message."""
+
+    status: int | None
+    error_type: str
+    retry_after: float | None
+
+
 def from_response(status: int, body: Any, headers: Any = None) -> MoonshotError:
     """Map a non-2xx provider response (status, parsed JSON body or text) to an exception."""
     error = body.get("error") if isinstance(body, dict) else None
@@ -181,7 +189,7 @@ def from_response(status: int, body: Any, headers: Any = None) -> MoonshotError:
     if status == 429:  # the text's "try again after N seconds" and Retry-After: the longer
         asked = [v for v in (retry_after, _retry_after_in_message(message)) if v is not None]
         retry_after = max(asked, default=None)
-    kwargs = {"status": status, "error_type": error_type, "retry_after": retry_after}
+    kwargs: _ErrorFields = {"status": status, "error_type": error_type, "retry_after": retry_after}
     lowered = message.lower()
 
     if error_type == "exceeded_current_quota_error":

@@ -25,6 +25,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httptools
 import httpx
@@ -118,7 +119,8 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A connection made by create_connection: always a full (read and write) Transport.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         try:

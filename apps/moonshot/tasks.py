@@ -19,9 +19,10 @@ def reconcile_files(
     """Match remote files to the ledger (every 15 minutes, after a file-limit error, and when
     an admin asks: then ``run_id`` is the row the dashboard already shows)."""
     if not provider_configured():
-        ReconcileRun.objects.filter(pk=run_id, finished_at__isnull=True).update(
-            finished_at=timezone.now(), error="No Moonshot API key is configured."
-        )
+        if run_id is not None:  # an admin's run: the dashboard shows why it did nothing
+            ReconcileRun.objects.filter(pk=run_id, finished_at__isnull=True).update(
+                finished_at=timezone.now(), error="No Moonshot API key is configured."
+            )
         return
     run = ReconcileRun.objects.filter(pk=run_id).first() if run_id else None
     reconcile.reconcile(

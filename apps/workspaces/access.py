@@ -9,22 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache, wraps
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
+from apps.accounts.requests import AuthenticatedRequest
 from apps.core import rows
 
 from .models import Membership, Role, Workspace
 
 
-class WorkspaceRequest(HttpRequest):
+class WorkspaceRequest(AuthenticatedRequest):
+    """The request a `workspace_view` view sees: the workspace of the URL and the user's
+    membership of it, resolved and checked against the view's role."""
+
     workspace: Workspace
     membership: Membership
+
+
+View = Callable[..., HttpResponseBase]
 
 
 def resolve_membership(user: Any, slug: str) -> Membership:
@@ -68,7 +76,7 @@ def require_role(membership: Membership, role: Role) -> None:
 
 def workspace_view(
     min_role: Role = Role.VIEWER, *, remember: bool = True
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+) -> Callable[[View], View]:
     """Decorate a view taking ``slug``; sets request.workspace and request.membership.
 
     With ``remember`` the session notes the workspace (where the home page returns to). The
@@ -76,18 +84,21 @@ def workspace_view(
     a session write per question is a database write on a row every tab of the user shares.
     """
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: View) -> View:
         @login_required
         @wraps(view)
-        def wrapped(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
             membership = resolve_membership(request.user, slug)
             require_role(membership, min_role)
-            request.membership = membership  # type: ignore[attr-defined]
-            request.workspace = membership.workspace  # type: ignore[attr-defined]
+            # Filled in here, the request becomes the WorkspaceRequest the view is annotated with.
+            workspace_request = cast(WorkspaceRequest, request)
+            workspace_request.membership = membership
+            workspace_request.workspace = membership.workspace
             if remember and request.session.get("last_workspace") != slug:
                 request.session["last_workspace"] = slug
-            return view(request, *args, **kwargs)
+            return view(workspace_request, *args, **kwargs)
 
+        # A function attribute (the role the view needs), which Callable does not declare.
         wrapped.workspace_min_role = min_role  # type: ignore[attr-defined]
         return wrapped
 

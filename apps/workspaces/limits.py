@@ -20,7 +20,6 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.apps import apps
-from django.db import models
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
 from django.template.defaultfilters import filesizeformat
@@ -32,6 +31,8 @@ from .models import Workspace
 
 if TYPE_CHECKING:
     from django.utils.functional import Promise
+
+    from apps.chat.models import Message  # for its type only; looked up by name at run time
 
 __all__ = [
     "LimitReached",
@@ -53,7 +54,7 @@ class LimitReached(Exception):
     """A workspace limit refuses the action; ``str(error)`` tells the user why (translated)."""
 
 
-def message_model() -> type[models.Model] | None:
+def message_model() -> type[Message] | None:
     """The chat app's ``Message`` model, or None while the chat app has none installed."""
     try:
         return apps.get_model("chat", "Message")

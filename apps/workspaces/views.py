@@ -9,14 +9,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from apps.accounts.requests import AuthenticatedRequest
+
 from . import limits, selectors, services
-from .access import workspace_view
+from .access import WorkspaceRequest, workspace_view
 from .forms import InvitationForm, RoleForm, WorkspaceForm
 from .models import Invitation, Membership, Role
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     """Send the user to the workspace they used last, or their first one."""
     memberships = selectors.memberships_for(request.user)
     last = request.session.get("last_workspace")
@@ -27,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def create(request: HttpRequest) -> HttpResponse:
+def create(request: AuthenticatedRequest) -> HttpResponse:
     form = WorkspaceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -44,7 +46,7 @@ def create(request: HttpRequest) -> HttpResponse:
 
 @workspace_view()
 @require_safe
-def detail(request: HttpRequest) -> HttpResponse:
+def detail(request: WorkspaceRequest) -> HttpResponse:
     return render(
         request,
         "workspaces/detail.html",
@@ -57,7 +59,7 @@ def detail(request: HttpRequest) -> HttpResponse:
 
 @workspace_view()
 @require_safe
-def members(request: HttpRequest) -> HttpResponse:
+def members(request: WorkspaceRequest) -> HttpResponse:
     return render(
         request,
         "workspaces/members.html",
@@ -75,12 +77,12 @@ def members(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(min_role=Role.ADMIN)
 @require_POST
-def invite(request: HttpRequest) -> HttpResponse:
+def invite(request: WorkspaceRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect("workspaces:members", slug=request.workspace.slug)
     try:
         _invitation, token = services.create_invitation(
@@ -104,7 +106,7 @@ def invite(request: HttpRequest) -> HttpResponse:
 
 @workspace_view(min_role=Role.ADMIN)
 @require_POST
-def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def revoke_invitation(request: WorkspaceRequest, invitation_id: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id, workspace=request.workspace)
     services.revoke_invitation(actor=request.membership, invitation=invitation)
     messages.success(request, _("Invitation revoked."))
@@ -113,7 +115,7 @@ def revoke_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 @workspace_view(min_role=Role.ADMIN)
 @require_POST
-def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+def change_role(request: WorkspaceRequest, membership_id: int) -> HttpResponse:
     target = get_object_or_404(Membership, pk=membership_id, workspace=request.workspace)
     form = RoleForm(request.POST)
     if form.is_valid():
@@ -132,7 +134,7 @@ def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @workspace_view(min_role=Role.ADMIN)
 @require_POST
-def remove_member(request: HttpRequest, membership_id: int) -> HttpResponse:
+def remove_member(request: WorkspaceRequest, membership_id: int) -> HttpResponse:
     target = get_object_or_404(Membership, pk=membership_id, workspace=request.workspace)
     try:
         services.remove_member(actor=request.membership, target=target)
@@ -145,7 +147,7 @@ def remove_member(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @workspace_view()
 @require_POST
-def leave(request: HttpRequest) -> HttpResponse:
+def leave(request: WorkspaceRequest) -> HttpResponse:
     try:
         services.leave_workspace(membership=request.membership)
     except services.WorkspaceError as error:
@@ -157,7 +159,7 @@ def leave(request: HttpRequest) -> HttpResponse:
 
 
 @workspace_view(min_role=Role.ADMIN)
-def settings_view(request: HttpRequest) -> HttpResponse:
+def settings_view(request: WorkspaceRequest) -> HttpResponse:
     form = WorkspaceForm(request.POST or None, initial={"name": request.workspace.name})
     if request.method == "POST" and form.is_valid():
         try:

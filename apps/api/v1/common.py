@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from apps.workspaces.models import Membership
 
+from ..auth import ApiRequest
 from ..errors import ApiError
 
 MAX_PAGE_SIZE = 200
 
 
-def actor(request: HttpRequest) -> Membership:
-    return request.membership  # type: ignore[attr-defined]
+def actor(request: ApiRequest) -> Membership:
+    return request.membership
 
 
-def require_writer(request: HttpRequest) -> None:
+def require_writer(request: ApiRequest) -> None:
     if not actor(request).can_write:
         raise ApiError(
             403,

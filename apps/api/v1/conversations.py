@@ -13,7 +13,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Router
 from ninja.responses import Status as Answer
@@ -26,6 +26,7 @@ from apps.core.db import release_db_connections
 from apps.moonshot.admission import Priority
 
 from .. import answers, idempotency
+from ..auth import ApiRequest
 from ..errors import ApiError, not_found
 from .common import actor, page_of
 from .schemas import (
@@ -54,8 +55,8 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
-    conversation = selectors.conversation_in(request.workspace, conversation_id)  # type: ignore[attr-defined]
+def _conversation(request: ApiRequest, conversation_id: int) -> Conversation:
+    conversation = selectors.conversation_in(request.workspace, conversation_id)
     if conversation is None:
         raise not_found()
     return conversation
@@ -74,12 +75,12 @@ def chat_error(error: services.ChatError) -> ApiError:
 
 
 @router.post("", response={201: ConversationOut, 400: Error}, summary="Start a conversation")
-def create(request: HttpRequest, body: ConversationIn) -> Any:
+def create(request: ApiRequest, body: ConversationIn) -> Any:
     membership = actor(request)
     try:
         with transaction.atomic():
             conversation = services.create_conversation(
-                workspace=request.workspace,  # type: ignore[attr-defined]
+                workspace=request.workspace,
                 user=membership.user,
             )
             services.set_scope(
@@ -99,14 +100,14 @@ def create(request: HttpRequest, body: ConversationIn) -> Any:
 
 
 @router.get("", response=ConversationPage, summary="List conversations, newest first")
-def list_conversations(request: HttpRequest, page: int = 1, page_size: int = 50) -> Any:
-    found = selectors.conversations(request.workspace).prefetch_related("documents")  # type: ignore[attr-defined]
+def list_conversations(request: ApiRequest, page: int = 1, page_size: int = 50) -> Any:
+    found = selectors.conversations(request.workspace).prefetch_related("documents")
     meta, items = page_of(found, page, page_size)
     return {**meta, "items": [conversation_json(c) for c in items]}
 
 
 @router.get("/{conversation_id}", response={200: ConversationOut, 404: Error})
-def get_conversation(request: HttpRequest, conversation_id: int) -> Any:
+def get_conversation(request: ApiRequest, conversation_id: int) -> Any:
     return conversation_json(_conversation(request, conversation_id))
 
 
@@ -115,12 +116,12 @@ def get_conversation(request: HttpRequest, conversation_id: int) -> Any:
     response={200: list[MessageOut], 404: Error},
     summary="The questions and answers, oldest first",
 )
-def messages(request: HttpRequest, conversation_id: int) -> Any:
+def messages(request: ApiRequest, conversation_id: int) -> Any:
     return list(selectors.conversation_messages(_conversation(request, conversation_id)))
 
 
 @router.delete("/{conversation_id}", response={204: None, 403: Error, 404: Error})
-def delete(request: HttpRequest, conversation_id: int) -> Any:
+def delete(request: ApiRequest, conversation_id: int) -> Any:
     conversation = _conversation(request, conversation_id)
     try:
         services.delete_conversation(conversation=conversation, membership=actor(request))
@@ -129,9 +130,9 @@ def delete(request: HttpRequest, conversation_id: int) -> Any:
     return HttpResponse(status=204)
 
 
-def _start(request: HttpRequest, conversation_id: int, question: str, key: str) -> Any:
+def _start(request: ApiRequest, conversation_id: int, question: str, key: str) -> Any:
     """In the request's thread: the replayed first answer, or the prepared turn."""
-    workspace = request.workspace  # type: ignore[attr-defined]
+    workspace = request.workspace
     try:
         conversation = _conversation(request, conversation_id)
         first = idempotency.claim(workspace, ROUTE_ASK, key)
@@ -156,7 +157,7 @@ def _start(request: HttpRequest, conversation_id: int, question: str, key: str) 
     response={200: AnswerOut, 400: Error, 403: Error, 404: Error, 429: Error, 502: AnswerOut},
     summary="Ask a question: JSON, or the browser's SSE events with stream=true",
 )
-async def ask(request: HttpRequest, conversation_id: int, body: AskIn) -> Any:
+async def ask(request: ApiRequest, conversation_id: int, body: AskIn) -> Any:
     """With `stream` (or `Accept: text/event-stream`) the answer comes as SSE, the events the
     browser gets (meta, queued, waiting, delta, html, quotes, sources, usage, error, done);
     else the whole answer as JSON (502 when it failed, with what was generated). With an

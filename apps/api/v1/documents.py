@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from ninja import Router
@@ -15,9 +15,10 @@ from apps.documents import selectors, services
 from apps.documents.formats import max_upload_bytes
 from apps.documents.forms import UploadForm
 from apps.documents.models import Document, Status
-from apps.documents.uploads import SizeLimitUploadHandler
+from apps.documents.uploads import limit_upload_size
 
 from .. import idempotency
+from ..auth import ApiRequest
 from ..errors import ApiError, not_found
 from .common import actor, page_of, require_writer
 from .schemas import DocumentOut, DocumentPage, Error, TextPageOut, UploadOut
@@ -57,8 +58,8 @@ def document_json(document: Document) -> dict[str, Any]:
     }
 
 
-def _document(request: HttpRequest, document_id: int) -> Document:
-    document = selectors.documents_in(request.workspace).filter(pk=document_id).first()  # type: ignore[attr-defined]
+def _document(request: ApiRequest, document_id: int) -> Document:
+    document = selectors.documents_in(request.workspace).filter(pk=document_id).first()
     if document is None:
         raise not_found()
     return document
@@ -70,12 +71,12 @@ def _document(request: HttpRequest, document_id: int) -> Document:
     openapi_extra=_UPLOAD_BODY,
     summary="Upload one or many files (multipart field `file`)",
 )
-def upload(request: HttpRequest) -> Any:
+def upload(request: ApiRequest) -> Any:
     """Each file is checked and stored like an upload in the browser; each gets its own result
     (`ok`, `message`). 200 when at least one was accepted, 400 when none was. With an
     Idempotency-Key header, a repeat returns the first answer and uploads nothing."""
     require_writer(request)
-    workspace = request.workspace  # type: ignore[attr-defined]
+    workspace = request.workspace
     key = idempotency.key_of(request)
     first = idempotency.claim(workspace, ROUTE_UPLOAD, key)
     if first is not None:
@@ -89,10 +90,9 @@ def upload(request: HttpRequest) -> Any:
     return Answer(status, body)
 
 
-def _receive(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+def _receive(request: ApiRequest) -> tuple[int, dict[str, Any]]:
     # The size limit is enforced while the body is read, as in apps.documents.views.upload.
-    limiter = SizeLimitUploadHandler(max_upload_bytes(), request)
-    request.upload_handlers.insert(0, limiter)
+    limiter = limit_upload_size(request, max_upload_bytes())
     form = UploadForm(request.POST, request.FILES)
     results: list[dict[str, Any]] = [
         {
@@ -106,12 +106,14 @@ def _receive(request: HttpRequest) -> tuple[int, dict[str, Any]]:
     if form.is_valid():
         results.extend(_ingest_one(request, upload) for upload in form.cleaned_data["file"])
     elif not results:
-        results.append({"ok": False, "name": "", "message": " ".join(form.errors.get("file", []))})
+        results.append(
+            {"ok": False, "name": "", "message": " ".join(map(str, form.errors.get("file", [])))}
+        )
     ok = any(r["ok"] for r in results)
     return (200 if ok else 400), {"results": results}
 
 
-def _ingest_one(request: HttpRequest, upload: Any) -> dict[str, Any]:
+def _ingest_one(request: ApiRequest, upload: Any) -> dict[str, Any]:
     try:
         outcome = services.ingest_upload(actor=actor(request), upload=upload)
     except (services.UploadRejected, services.DocumentError) as error:
@@ -139,7 +141,7 @@ def _ingest_one(request: HttpRequest, upload: Any) -> dict[str, Any]:
 
 @router.get("", response=DocumentPage, summary="List documents")
 def list_documents(
-    request: HttpRequest, status: str = "", q: str = "", page: int = 1, page_size: int = 50
+    request: ApiRequest, status: str = "", q: str = "", page: int = 1, page_size: int = 50
 ) -> Any:
     if status and status not in Status.values:
         raise ApiError(
@@ -147,13 +149,13 @@ def list_documents(
             "invalid_input",
             _("status must be one of: %(values)s.") % {"values": ", ".join(Status.values)},
         )
-    documents = selectors.document_list(request.workspace, status=status, query=q)  # type: ignore[attr-defined]
+    documents = selectors.document_list(request.workspace, status=status, query=q)
     meta, items = page_of(documents, page, page_size)
     return {**meta, "items": [document_json(d) for d in items]}
 
 
 @router.get("/{document_id}", response={200: DocumentOut, 404: Error}, summary="One document")
-def get_document(request: HttpRequest, document_id: int) -> Any:
+def get_document(request: ApiRequest, document_id: int) -> Any:
     return document_json(_document(request, document_id))
 
 
@@ -162,7 +164,7 @@ def get_document(request: HttpRequest, document_id: int) -> Any:
     response={200: TextPageOut, 404: Error, 409: Error},
     summary="The extracted text, a page (20 000 characters) at a time",
 )
-def document_text(request: HttpRequest, document_id: int, page: int = 1) -> Any:
+def document_text(request: ApiRequest, document_id: int, page: int = 1) -> Any:
     document = _document(request, document_id)
     text = selectors.text_page(document, page) if document.status == Status.READY else None
     if text is None:
@@ -181,7 +183,7 @@ def document_text(request: HttpRequest, document_id: int, page: int = 1) -> Any:
     response={202: DocumentOut, 403: Error, 404: Error, 409: Error},
     summary="Extract the text again",
 )
-def reextract(request: HttpRequest, document_id: int) -> Any:
+def reextract(request: ApiRequest, document_id: int) -> Any:
     require_writer(request)
     document = _document(request, document_id)
     try:
@@ -194,7 +196,7 @@ def reextract(request: HttpRequest, document_id: int) -> Any:
 @router.delete(
     "/{document_id}", response={204: None, 403: Error, 404: Error}, summary="Delete a document"
 )
-def delete(request: HttpRequest, document_id: int) -> Any:
+def delete(request: ApiRequest, document_id: int) -> Any:
     require_writer(request)
     document = _document(request, document_id)
     try:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router
 
 from apps.ops import selectors
 
+from ..auth import ApiRequest
 from ..errors import ApiError, not_found
 
 router = Router(tags=["ops (site admins)"])
 
 
-def _require_staff(request: HttpRequest) -> None:
-    creator = request.api_key.created_by  # type: ignore[attr-defined]
+def _require_staff(request: ApiRequest) -> None:
+    creator = request.api_key.created_by
     if not (creator.is_active and creator.is_staff):
         raise not_found()
 
@@ -38,7 +38,7 @@ def _row(row: selectors.UsageRow) -> dict[str, Any]:
 
 
 @router.get("/usage", summary="Chat tokens and cost per day, model and workspace, site-wide")
-def usage(request: HttpRequest, days: int = selectors.HISTORY_DAYS) -> Any:
+def usage(request: ApiRequest, days: int = selectors.HISTORY_DAYS) -> Any:
     _require_staff(request)
     if not 1 <= days <= 366:
         raise ApiError(422, "invalid_input", _("days must be between 1 and %(n)d.") % {"n": 366})
@@ -53,7 +53,7 @@ def usage(request: HttpRequest, days: int = selectors.HISTORY_DAYS) -> Any:
 
 
 @router.get("/rate-limits", summary="The admission controller now, and its daily waits and 429s")
-def rate_limits(request: HttpRequest) -> Any:
+def rate_limits(request: ApiRequest) -> Any:
     _require_staff(request)
     report = selectors.rate_limits()
     return {
@@ -66,7 +66,7 @@ def rate_limits(request: HttpRequest) -> Any:
 
 
 @router.get("/file-store", summary="The provider file store: ledger, caps, last reconcile")
-def file_store(request: HttpRequest) -> Any:
+def file_store(request: ApiRequest) -> Any:
     _require_staff(request)
     store = selectors.file_store()
     return {
@@ -81,7 +81,7 @@ def file_store(request: HttpRequest) -> Any:
 
 
 @router.get("/documents/failed", summary="Recently failed documents of every workspace")
-def failed_documents(request: HttpRequest) -> Any:
+def failed_documents(request: ApiRequest) -> Any:
     _require_staff(request)
     return {
         "count": selectors.failed_count(),

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce, TruncDate
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router
@@ -16,6 +15,7 @@ from ninja import Router
 from apps.chat.models import Message, Role
 from apps.workspaces import limits
 
+from ..auth import ApiRequest
 from ..errors import ApiError
 from .schemas import Error, UsageOut
 
@@ -24,13 +24,13 @@ MAX_DAYS = 366
 
 
 @router.get("", response={200: UsageOut, 422: Error}, summary="Chat tokens per day")
-def usage(request: HttpRequest, days: int = 30) -> Any:
+def usage(request: ApiRequest, days: int = 30) -> Any:
     """The last `days` days (today included, site time zone), every day listed, zeros too."""
     if not 1 <= days <= MAX_DAYS:
         raise ApiError(
             422, "invalid_input", _("days must be between 1 and %(n)d.") % {"n": MAX_DAYS}
         )
-    workspace = request.workspace  # type: ignore[attr-defined]
+    workspace = request.workspace
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
     start, _end = limits.day_bounds(first)

@@ -19,7 +19,7 @@ def amount(value: int | Decimal | None, unit: str = "count") -> str:
     if value is None:
         return ""
     if unit == "bytes":
-        return str(filesizeformat(value))
+        return str(filesizeformat(int(value)))  # it takes int() of its argument anyway
     if unit == "cny":
         return f"¥{Decimal(value):,.4f}".rstrip("0").rstrip(".")
     return f"{int(value):,}"

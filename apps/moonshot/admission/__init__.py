@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from .base import AdmissionTimeout, DayCounts, Limits, Priority, WaitInfo
@@ -43,12 +44,21 @@ _lock = threading.Lock()
 def limits_from_settings() -> Limits:
     """The effective limits: ``MOONSHOT_LIMITS`` (the tier with any per-value override)."""
     values = settings.MOONSHOT_LIMITS
+    tpd = values.get("tpd")
     return Limits(
-        concurrency=int(values["concurrency"]),
-        rpm=int(values["rpm"]),
-        tpm=int(values["tpm"]),
-        tpd=int(values["tpd"]) if values.get("tpd") else None,
+        concurrency=_required(values, "concurrency"),
+        rpm=_required(values, "rpm"),
+        tpm=_required(values, "tpm"),
+        tpd=int(tpd) if tpd else None,
     )
+
+
+def _required(values: dict[str, int | None], key: str) -> int:
+    """One limit every tier has; only "tpd" may be None (no daily limit)."""
+    value = values[key]
+    if value is None:
+        raise ImproperlyConfigured(f"MOONSHOT_LIMITS[{key!r}] must be a number, not None.")
+    return int(value)
 
 
 def controller_from_settings() -> AdmissionController:

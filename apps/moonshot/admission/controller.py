@@ -246,9 +246,9 @@ class AdmissionController:
         attempt.last = info
         if last is None or (last.position, last.reason) != (info.position, info.reason):
             return True
-        if (last.eta_seconds is None) != (info.eta_seconds is None):
-            return True
-        return bool(info.eta_seconds is not None and abs(info.eta_seconds - last.eta_seconds) > 1)
+        if info.eta_seconds is None or last.eta_seconds is None:
+            return (last.eta_seconds is None) != (info.eta_seconds is None)
+        return abs(info.eta_seconds - last.eta_seconds) > 1
 
     @staticmethod
     def _check_cost(cost_tokens: int) -> int:
