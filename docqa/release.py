@@ -38,7 +38,8 @@ def release_lock() -> Iterator[None]:
     try:
         with lock_connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [RELEASE_LOCK_KEY])
-            if not cursor.fetchone()[0]:
+            row = cursor.fetchone()
+            if not (row and row[0]):
                 _say("another release run holds the lock; waiting for it to finish …")
                 cursor.execute("SELECT pg_advisory_lock(%s)", [RELEASE_LOCK_KEY])
         yield

@@ -120,7 +120,10 @@ def main() -> int:
     supervisor: Supervisor | None = None
     exit_code = 0
     try:
-        subprocess.run([PYTHON, "-m", "docqa.release"], env=env, cwd=BASE_DIR, check=True)
+        release = subprocess.run([PYTHON, "-m", "docqa.release"], env=env, cwd=BASE_DIR)
+        if release.returncode != 0:
+            print("The release step failed (see above); not starting the app.", flush=True)
+            return 1
         if not _debug():
             # Without DEBUG, pages link hashed names from the collected manifest: without it
             # every page is a 500.
