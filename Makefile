@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make run WEB_CONCURRENCY=2`: two web processes behind the one port (docs/scaling.md).
 run: install
 	$(BIN)/python -m docqa.runstack
 

@@ -23,8 +23,11 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def web_command(host: str, port: int | str, extra: Sequence[str] = ()) -> list[str]:
-    """uvicorn on the ASGI app (one process: streams need one event loop per process).
+def web_command(
+    host: str, port: int | str, extra: Sequence[str] = (), *, workers: int = 1
+) -> list[str]:
+    """uvicorn on the ASGI app, in `workers` processes (each its own event loop) behind the one
+    port. `--workers` is always given: uvicorn would otherwise read WEB_CONCURRENCY itself.
 
     Proxy headers off: uvicorn would otherwise take the client address from X-Forwarded-For of
     any loopback peer, which a client sets at will; Django reads that header itself, only when
@@ -41,6 +44,8 @@ def web_command(host: str, port: int | str, extra: Sequence[str] = ()) -> list[s
         "--timeout-graceful-shutdown",
         "5",
         "--no-proxy-headers",
+        "--workers",
+        str(workers),
         *extra,
     ]
 
@@ -90,12 +95,15 @@ def serve(
     log_path: Path,
     extra: Sequence[str] = (),
     start_timeout: float = 30,
+    workers: int = 1,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run the web server on a free loopback port with `env` on top of this process's; yield
-    its URL and process once /healthz answers, and stop it (its whole group) afterwards."""
+    """Run the web server (`workers` processes) on a free loopback port with `env` on top of
+    this process's; yield its URL and process once /healthz answers, and stop it (its whole
+    group) afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with _child(web_command("127.0.0.1", port, extra), env, log_path) as proc:
+    command = web_command("127.0.0.1", port, extra, workers=workers)
+    with _child(command, env, log_path) as proc:
         _wait_until(lambda: _healthy(url), proc, "uvicorn", log_path, start_timeout)
         yield url, proc
 

@@ -1,9 +1,10 @@
 """`make run`: the whole app under one supervisor.
 
-Starts the project-local PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset, migrates,
-makes sure an admin account exists, collects static files when DJANGO_DEBUG is off (the
-manifest storage serves only collected files), then runs web (uvicorn, ASGI), a Celery worker
-and Celery beat under docqa.supervisor: a process that dies is restarted with backoff; one that
+Starts the project-local PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset, runs the
+release step once (docqa.release: migrations and the first admin), collects static files when
+DJANGO_DEBUG is off (the manifest storage serves only collected files), then runs web (uvicorn,
+ASGI; WEB_CONCURRENCY worker processes behind one port, default 1), a Celery worker and one
+Celery beat under docqa.supervisor: a process that dies is restarted with backoff; one that
 keeps dying right after it starts makes the whole stack stop with exit code 1. Ctrl-C (or
 SIGTERM) stops every process it started, servers included.
 """
@@ -61,12 +62,24 @@ def _emulator(env: dict[str, str]) -> dict[str, list[str]]:
 PROCESS_ENV = {"web": {"DJANGO_DB_POOL_SIZE": os.environ.get("DJANGO_DB_POOL_SIZE", "20")}}
 
 
-def _processes(host: str, port: str) -> dict[str, list[str]]:
+def web_concurrency() -> int:
+    """WEB_CONCURRENCY: how many web processes uvicorn runs behind the one port (default 1).
+
+    Raises SystemExit with a clear message for anything but a whole number of at least 1."""
+    value = os.environ.get("WEB_CONCURRENCY", "").strip() or "1"
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"WEB_CONCURRENCY must be a whole number of at least 1, not {value!r}.")
+    return int(value)
+
+
+def _processes(host: str, port: str, workers: int) -> dict[str, list[str]]:
     concurrency = os.environ.get("CELERY_CONCURRENCY", "2")
     return {
-        "web": web_command(host, port, ["--limit-concurrency", "1000"]),
+        # With workers > 1, uvicorn's own manager runs them behind the one port and starts a
+        # worker again when it dies; the supervisor restarts the manager itself.
+        "web": web_command(host, port, ["--limit-concurrency", "1000"], workers=workers),
         "worker": worker_command(concurrency, loglevel="INFO"),
-        "beat": [
+        "beat": [  # exactly one: it enqueues the periodic sweeps
             PYTHON,
             "-m",
             "celery",
@@ -92,6 +105,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_DEBUG", "1")
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
+    workers = web_concurrency()
     print("Starting PostgreSQL and Redis (project-local, data in var/) …", flush=True)
     service_env, started = local_services.ensure_services()
     env = {**os.environ, **service_env}
@@ -106,13 +120,15 @@ def main() -> int:
     supervisor: Supervisor | None = None
     exit_code = 0
     try:
-        _manage("migrate", "--noinput", env=env)
-        _manage("ensure_admin", env=env)
+        release = subprocess.run([PYTHON, "-m", "docqa.release"], env=env, cwd=BASE_DIR)
+        if release.returncode != 0:
+            print("The release step failed (see above); not starting the app.", flush=True)
+            return 1
         if not _debug():
             # Without DEBUG, pages link hashed names from the collected manifest: without it
             # every page is a 500.
             _manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
-        processes = {**_emulator(env), **_processes(host, port)}
+        processes = {**_emulator(env), **_processes(host, port, workers)}
         supervisor = Supervisor(
             {
                 name: (argv, {**env, **PROCESS_ENV.get(name, {})})
@@ -122,7 +138,8 @@ def main() -> int:
         )
         supervisor.start()
         print(
-            f"\n  DocQA is running at http://{host}:{port}/   (Ctrl-C stops everything)\n",
+            f"\n  DocQA is running at http://{host}:{port}/ with {workers} web process"
+            f"{'es' if workers > 1 else ''}   (Ctrl-C stops everything)\n",
             flush=True,
         )
         exit_code = supervisor.run(lambda: stopping)

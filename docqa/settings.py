@@ -210,6 +210,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": env.float("CHAT_SWEEP_SECONDS", default=15.0),
     },
 }
+# Exactly one beat schedules (docqa/beat_lock.py): its Redis lock lives this long unrenewed, so
+# a standby beat takes over this long after the first was killed (at once after a clean stop).
+DOCQA_BEAT_LOCK_SECONDS = env.int("DOCQA_BEAT_LOCK_SECONDS", default=30)
 # A streaming answer's process renews the answer's lease this often (saving its text so far),
 # for this long; an answer whose lease ran out lost its process (apps.chat.services.
 # interrupt_orphaned_answers). Several renewals fit in a lease, so a busy moment is no death.

@@ -119,6 +119,35 @@ def test_compose_file_matches_what_settings_read():
     assert "healthcheck" in services["minio"] and services["minio"]["volumes"]
 
 
+def _command(service: dict) -> str:
+    command = service.get("command", "")
+    return " ".join(command) if isinstance(command, list) else command
+
+
+def test_compose_runs_the_release_once_before_the_app_and_exactly_one_beat():
+    """The release job (migrations, first admin) is a one-shot service every app service waits
+    for; no web start migrates (N replicas would race); web runs WEB_CONCURRENCY processes;
+    one beat, never replicated (two would enqueue every periodic task twice)."""
+    services = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())["services"]
+    release = services["release"]
+    assert release["command"] == ["python", "-m", "docqa.release"]
+    assert release["restart"] == "no"  # "unless-stopped" would run it again and again
+    assert release["image"] == services["web"]["image"]
+    assert {"DATABASE_URL", "DJANGO_SECRET_KEY", "DOCQA_ADMIN_EMAIL"} <= set(release["environment"])
+    for dep in ("postgres", "redis"):
+        assert release["depends_on"][dep]["condition"] == "service_healthy"
+    for name in ("web", "worker", "beat"):
+        condition = services[name]["depends_on"]["release"]["condition"]
+        assert condition == "service_completed_successfully", name
+        assert "migrate" not in _command(services[name]), name
+        assert "ensure_admin" not in _command(services[name]), name
+    assert "--workers=${WEB_CONCURRENCY:-1}" in services["web"]["command"]
+    beats = [n for n, svc in services.items() if "celery -A docqa beat" in _command(svc)]
+    assert beats == ["beat"]
+    assert services["beat"].get("deploy", {}).get("replicas", 1) == 1
+    assert "scale" not in services["beat"]
+
+
 def test_env_example_documents_every_setting():
     documented = {
         line.split("=", 1)[0].lstrip("# ").strip()

@@ -142,3 +142,30 @@ def test_runstack_without_debug_serves_pages_and_restarts_a_killed_web_process(
     assert code == 0, log.read_text()[-4000:]
     with pytest.raises(ProcessLookupError):
         os.kill(new_web, 0)
+
+
+def test_runstack_starts_nothing_when_the_release_step_fails(django_db_setup, django_db_blocker):
+    """A release that cannot migrate (here: its database does not exist) stops `make run` with
+    a clear line and exit code 1, before any web, worker or beat process starts."""
+    with django_db_blocker.unblock():
+        missing = database_url().rsplit("/", 1)[0] + "/docqa_no_such_database"
+    env = {
+        **os.environ,
+        "DATABASE_URL": missing,
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PORT": str(free_port()),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "docqa.runstack"],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "The release step failed (see above); not starting the app." in result.stdout
+    assert "DocQA is running" not in result.stdout
+    assert "[supervisor]" not in result.stdout
