@@ -80,9 +80,9 @@ def emulator_process(
     *,
     api_key: str,
     args: Sequence[str] = (),
-    module: str = "apps.moonshot.emulator",
+    module: str = "tools.moonshot_emulator",
 ) -> Iterator[str]:
-    """``python -m apps.moonshot.emulator`` (or a wrapper of it with the same command line) on a
+    """``python -m tools.moonshot_emulator`` (or a wrapper of it with the same command line) on a
     free loopback port; yields the base URL it prints on its first line."""
     proc = subprocess.Popen(
         [sys.executable, "-m", module, "--port", "0", "--api-key", api_key, *args],

@@ -1,6 +1,6 @@
 """The Moonshot emulator as its own process, with a clock on every chat chunk it sends.
 
-Same command line as ``python -m apps.moonshot.emulator``; the emulator itself is unchanged.
+Same command line as ``python -m tools.moonshot_emulator``; the emulator itself is unchanged.
 An ASGI wrapper around it notes, for each ``POST /v1/chat/completions``, the ``time.monotonic()``
 at which each body frame of the answer was handed to the server (the role chunk, every content
 chunk, the finish chunk, ``[DONE]``), keyed by the ``[bench-N]`` tag in the request's last
@@ -20,7 +20,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from apps.moonshot.emulator.__main__ import main as emulator_main
+from tools.moonshot_emulator.__main__ import main as emulator_main
 
 _TAG = re.compile(r"\[(bench-[0-9]+)\]")
 

@@ -2,7 +2,7 @@
 
 1. Overhead: acquire + release of one slot with free capacity, N=5000, sync and async, against
    the project-local Redis (Unix socket). A bare Redis PING round trip is printed for scale.
-2. Throughput against the provider emulator (``apps.moonshot.emulator``, in this process) limited
+2. Throughput against the provider emulator (``tools.moonshot_emulator``, in this process) limited
    to R requests/min and C concurrent requests, with the real 61 s window: many threads call
    POST /chat/completions inside admission slots for a little over two windows; prints the 429s
    and the sustained requests/min as a fraction of R (ceiling 60/61 with a 61 s window).
@@ -23,9 +23,9 @@ import redis
 from django.conf import settings
 
 from apps.moonshot.admission import AdmissionController, AdmissionTimeout, Limits, Priority
-from apps.moonshot.emulator import EmulatorConfig, EmulatorServer
 from bench._rates import busiest, sustained_per_minute
 from bench._stack import forget_namespace
+from tools.moonshot_emulator import EmulatorConfig, EmulatorServer
 
 N_OVERHEAD = 5000
 # Part 2: batches of R requests start 61 s apart, so 135 s covers three of them (two lags).

@@ -3,7 +3,7 @@
 N small text documents go through the real upload service (``apps.documents.services``) into a
 dedicated database, and real Celery worker processes extract them through Moonshot's
 file-extract path (upload, content, delete: 3 provider requests each) against the provider
-emulator, run as its own process (``python -m apps.moonshot.emulator``). The emulator and the
+emulator, run as its own process (``python -m tools.moonshot_emulator``). The emulator and the
 workers' admission controller share one tier: R requests/min and C concurrent requests, with the
 real 61 s admission window. The clock runs from the first upload until every document is READY.
 

@@ -46,7 +46,7 @@ def _emulator(env: dict[str, str]) -> dict[str, list[str]]:
         "emulator": [
             PYTHON,
             "-m",
-            "apps.moonshot.emulator",
+            "tools.moonshot_emulator",
             "--port",
             port,
             "--api-key",

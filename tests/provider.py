@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from apps.moonshot.client import AsyncMoonshotClient, MoonshotClient, RetryPolicy
-from apps.moonshot.emulator import EmulatorConfig, EmulatorServer
+from tools.moonshot_emulator import EmulatorConfig, EmulatorServer
 
 API_KEY = "sk-emulator-test-key-0123456789"
 FAST_RETRY = RetryPolicy(max_attempts=5, backoff_base=0.01, backoff_cap=0.05, cooldown_min=0.2)

@@ -20,11 +20,11 @@ from django.test import Client
 from apps.chat import streaming
 from apps.documents.models import Document, ExtractedText, Status
 from apps.moonshot.admission import reset_controller
-from apps.moonshot.emulator import EmulatorServer
-from apps.moonshot.emulator.server import bind_socket
 from apps.moonshot.tokens import estimate_tokens
 from apps.workspaces.models import Membership, Workspace
 from tests.provider import API_KEY, FAST_RETRY
+from tools.moonshot_emulator import EmulatorServer
+from tools.moonshot_emulator.server import bind_socket
 
 CSRF_TOKEN = "chattestcsrftoken0123456789abcde"  # 32 characters: Django accepts it unmasked
 

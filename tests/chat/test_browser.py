@@ -8,10 +8,10 @@ import time
 import pytest
 
 from apps.chat.models import Message, Role, Status
-from apps.moonshot.emulator import EmulatorServer
 from tests.browser import ARTIFACTS, log_in
 from tests.conftest import PASSWORD
 from tests.moonshot.conftest import API_KEY
+from tools.moonshot_emulator import EmulatorServer
 
 from .conftest import ready_document, wait_for
 

@@ -18,12 +18,12 @@ from apps.chat import services
 from apps.chat.markdown import render_markdown
 from apps.chat.models import Conversation, Message, Role, Status
 from apps.chat.tasks import interrupt_orphaned_answers
-from apps.moonshot.emulator import EmulatorServer
 from docqa.processes import serve
 from tests.browser import BASE_DIR, log_in
 from tests.conftest import PASSWORD
 from tests.conftest import test_database_url as database_url
 from tests.provider import API_KEY
+from tools.moonshot_emulator import EmulatorServer
 
 from .conftest import iter_events, logged_in_client, ready_document, stream, wait_for
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import httpx
 from openai import OpenAI
 
-from apps.moonshot.emulator import EmulatorConfig, EmulatorServer
+from tools.moonshot_emulator import EmulatorConfig, EmulatorServer
 
 KEY = "sk-emulator"
 AUTH = {"Authorization": f"Bearer {KEY}"}

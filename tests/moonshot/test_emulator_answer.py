@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from apps.moonshot.emulator import EmulatorServer
-from apps.moonshot.emulator.answer import NO_ANSWER_EN, NO_ANSWER_ZH, derive_answer, features
-from apps.moonshot.emulator.extract import decode_text, extract, sniff
 from tests.moonshot.emulator_support import fresh, running_emulator, sdk
 from tests.samples import make_docx
+from tools.moonshot_emulator import EmulatorServer
+from tools.moonshot_emulator.answer import NO_ANSWER_EN, NO_ANSWER_ZH, derive_answer, features
+from tools.moonshot_emulator.extract import decode_text, extract, sniff
 
 ENGLISH = (
     "The Orion project started in March 2021. Its budget is 4.5 million euros! "

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from apps.moonshot.emulator import EmulatorConfig, EmulatorServer
-from apps.moonshot.emulator.control import _loopback
 from tests.moonshot.emulator_support import AUTH, fresh, running_emulator
+from tools.moonshot_emulator import EmulatorConfig, EmulatorServer
+from tools.moonshot_emulator.control import _loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = [{"role": "user", "content": "hello"}]
@@ -88,7 +88,7 @@ def test_config_update_validates_names_and_types() -> None:
 
 def test_cli_serves_and_prints_its_base_url() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "apps.moonshot.emulator", "--port", "0", "--rpm", "2"],
+        [sys.executable, "-m", "tools.moonshot_emulator", "--port", "0", "--rpm", "2"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -117,7 +117,7 @@ def test_cli_serves_and_prints_its_base_url() -> None:
 
 def test_the_package_imports_without_django() -> None:
     code = (
-        "import sys, apps.moonshot.emulator\n"
+        "import sys, tools.moonshot_emulator\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'django'], 'django imported'\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}

@@ -11,7 +11,6 @@ import httpx
 import openai
 import pytest
 
-from apps.moonshot.emulator import EmulatorServer
 from apps.moonshot.tokens import estimate_messages_tokens
 from tests.moonshot.emulator_support import (
     chunks,
@@ -21,6 +20,7 @@ from tests.moonshot.emulator_support import (
     sdk,
     wait_until,
 )
+from tools.moonshot_emulator import EmulatorServer
 
 MESSAGES = [
     {"role": "system", "content": "Document: faq.txt\nThe library closes at 9 pm on weekdays."},

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from apps.moonshot.emulator import EmulatorServer
 from apps.moonshot.tokens import estimate_messages_tokens
 from tests.moonshot.emulator_support import fresh, running_emulator, sdk
+from tools.moonshot_emulator import EmulatorServer
 
 ID = re.compile(r"^[0-9a-v]{20}$")
 DOC = (

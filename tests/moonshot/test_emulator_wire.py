@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from apps.moonshot.emulator import EmulatorServer
 from tests.moonshot.emulator_support import (
     AUTH,
     chunks,
@@ -20,6 +19,7 @@ from tests.moonshot.emulator_support import (
     sse_events,
 )
 from tests.samples import make_docx, make_pdf, make_png, make_pptx, make_xlsx
+from tools.moonshot_emulator import EmulatorServer
 
 DOC = "[policy.txt]\nRefunds are issued within 14 days. Shipping is free above 50 euros."
 MESSAGES = [

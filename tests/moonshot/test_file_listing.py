@@ -39,7 +39,7 @@ def test_an_empty_store_takes_one_call(provider, emulator):
 
 def test_the_page_walk_is_bounded(provider, emulator, monkeypatch):
     """Even a provider inventing new ids forever cannot keep the walk going."""
-    from apps.moonshot.emulator import files as emulator_files
+    from tools.moonshot_emulator import files as emulator_files
 
     original = emulator_files.list_files
     counter = iter(range(10**6))

@@ -17,12 +17,12 @@ import pytest
 
 from apps.documents.models import Status
 from apps.moonshot import errors
-from apps.moonshot.emulator import EmulatorServer
 from apps.moonshot.types import FileContent
 from tests.conftest import running_celery_worker
 from tests.provider import API_KEY
 from tests.samples import make_pdf
 from tests.test_workspace_access import login
+from tools.moonshot_emulator import EmulatorServer
 
 DOC = "[plan.txt]\nThe launch is on 14 March 2027 in Hangzhou."
 QUESTION = [

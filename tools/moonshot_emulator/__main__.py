@@ -1,4 +1,4 @@
-"""`python -m apps.moonshot.emulator --port 8765`: serve the emulator in the foreground.
+"""`python -m tools.moonshot_emulator --port 8765`: serve the emulator in the foreground.
 
 Prints the base URL (one line, flushed) once the socket is bound, so a supervisor or a script
 can read it; Ctrl-C or SIGTERM stops it. Drive it over HTTP under `/_emulator/` (see control.py).
@@ -14,8 +14,8 @@ from typing import Any
 
 import uvicorn
 
-from apps.moonshot.emulator.config import EmulatorConfig
-from apps.moonshot.emulator.server import EmulatorServer, bind_socket
+from tools.moonshot_emulator.config import EmulatorConfig
+from tools.moonshot_emulator.server import EmulatorServer, bind_socket
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

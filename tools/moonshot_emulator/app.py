@@ -20,10 +20,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from apps.moonshot.emulator import chat, control, files, limits, wire
-from apps.moonshot.emulator.config import EmulatorConfig
-from apps.moonshot.emulator.faults import DEFAULT_MESSAGES, Faults
-from apps.moonshot.emulator.state import State
+from tools.moonshot_emulator import chat, control, files, limits, wire
+from tools.moonshot_emulator.config import EmulatorConfig
+from tools.moonshot_emulator.faults import DEFAULT_MESSAGES, Faults
+from tools.moonshot_emulator.state import State
 
 BALANCE = {
     "code": 0,

@@ -21,12 +21,12 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from apps.moonshot.emulator import wire
-from apps.moonshot.emulator.answer import derive_answer
-from apps.moonshot.emulator.config import EmulatorConfig
-from apps.moonshot.emulator.faults import Faults
-from apps.moonshot.emulator.state import State
 from apps.moonshot.tokens import estimate_messages_tokens, estimate_tokens
+from tools.moonshot_emulator import wire
+from tools.moonshot_emulator.answer import derive_answer
+from tools.moonshot_emulator.config import EmulatorConfig
+from tools.moonshot_emulator.faults import Faults
+from tools.moonshot_emulator.state import State
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "cache"})
 

@@ -16,11 +16,11 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from apps.moonshot.emulator import wire
-from apps.moonshot.emulator.config import EmulatorConfig
-from apps.moonshot.emulator.extract import extract, sniff
-from apps.moonshot.emulator.faults import Faults
-from apps.moonshot.emulator.state import State, StoredFile, new_file_id
+from tools.moonshot_emulator import wire
+from tools.moonshot_emulator.config import EmulatorConfig
+from tools.moonshot_emulator.extract import extract, sniff
+from tools.moonshot_emulator.faults import Faults
+from tools.moonshot_emulator.state import State, StoredFile, new_file_id
 
 MAX_LIST_LIMIT = 10_000
 

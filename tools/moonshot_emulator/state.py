@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from apps.moonshot.emulator import limits
-from apps.moonshot.emulator.config import EmulatorConfig
+from tools.moonshot_emulator import limits
+from tools.moonshot_emulator.config import EmulatorConfig
 
 
 @dataclass

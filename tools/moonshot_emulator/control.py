@@ -23,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from apps.moonshot.emulator import wire
-from apps.moonshot.emulator.config import EmulatorConfig
-from apps.moonshot.emulator.faults import Faults
-from apps.moonshot.emulator.state import State
+from tools.moonshot_emulator import wire
+from tools.moonshot_emulator.config import EmulatorConfig
+from tools.moonshot_emulator.faults import Faults
+from tools.moonshot_emulator.state import State
 
 PREFIX = "/_emulator/"
 _LOOPBACK = ("127.", "::1", "localhost")

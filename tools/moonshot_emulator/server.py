@@ -18,10 +18,10 @@ from types import TracebackType
 
 import uvicorn
 
-from apps.moonshot.emulator.app import create_app
-from apps.moonshot.emulator.config import EmulatorConfig
-from apps.moonshot.emulator.faults import Faults
-from apps.moonshot.emulator.state import State
+from tools.moonshot_emulator.app import create_app
+from tools.moonshot_emulator.config import EmulatorConfig
+from tools.moonshot_emulator.faults import Faults
+from tools.moonshot_emulator.state import State
 
 
 class _QuietDrops(logging.Filter):
