@@ -113,7 +113,7 @@ class ProviderStrategy:
         existing = self._find_by_name(slot.remote_name) if resumed else None
         if existing is None:
             if resumed:
-                self._check_for_late_upload()
+                self._check_for_late_upload(slot)
             with context.open_original() as original:
                 existing = self.client.upload_file(slot.remote_name, original)
         if not filestore.mark_uploaded(slot, existing.id):
@@ -124,14 +124,14 @@ class ProviderStrategy:
         return existing
 
     @staticmethod
-    def _check_for_late_upload() -> None:
+    def _check_for_late_upload(slot: RemoteFile) -> None:
         """The killed run's upload may still land after this run uploads again (the provider
         finishes a request whose client died): a reconcile shortly after deletes the second
         copy (`reconcile._handle_orphans`), instead of the next 15-minute sweep."""
         from apps.moonshot.tasks import reconcile_files
 
         delay = settings.MOONSHOT_LATE_UPLOAD_CHECK_SECONDS
-        if cache.add("moonshot:late-upload-check", 1, timeout=delay):
+        if cache.add(f"moonshot:late-upload-check:{slot.pk}", 1, timeout=delay):
             reconcile_files.apply_async(kwargs={"trigger": "late-upload"}, countdown=delay)
 
     def _find_by_name(self, remote_name: str) -> RemoteFileInfo | None:
