@@ -34,7 +34,7 @@ def url_values(team, owner, member):
     key = create_key(actor=owner_membership, name="CI", role=Role.MEMBER).key
     export_name = default_storage.save(f"exports/{team.pk}/walk.zip", ContentFile(b"zip"))
     export = WorkspaceExport.objects.create(
-        workspace=team, status=ExportStatus.DONE, storage_name=export_name
+        workspace=team, status=ExportStatus.DONE, storage_name=export_name, size=3
     )
     return {
         "slug": team.slug,

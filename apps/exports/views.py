@@ -9,14 +9,15 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from apps.documents.downloads import OriginalMissing, stored_attachment
 from apps.workspaces.access import WorkspaceRequest, workspace_view
 from apps.workspaces.models import Role
 
@@ -105,15 +106,15 @@ def status(request: WorkspaceRequest, export_id: int) -> JsonResponse:
 
 @workspace_view(min_role=Role.ADMIN)
 @require_safe
-def download(request: WorkspaceRequest, export_id: int) -> FileResponse:
+def download(request: WorkspaceRequest, export_id: int) -> HttpResponseBase:
+    """The finished zip, streamed from storage (or a signed bucket URL): never read whole into
+    memory, however large the workspace."""
     export = _export(request, export_id)
+    gone = _("This export is not available (any more).")
     if export.status != ExportStatus.DONE or not export.storage_name:
-        raise Http404(_("This export is not available (any more)."))
-    try:
-        file = default_storage.open(export.storage_name, "rb")
-    except FileNotFoundError as exc:
-        raise Http404(_("This export is not available (any more).")) from exc
+        raise Http404(gone)
     name = f"{request.workspace.slug}-conversations-{export.created_at:%Y%m%d-%H%M}.zip"
-    response = FileResponse(file, as_attachment=True, filename=name, content_type="application/zip")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    try:
+        return stored_attachment(export.storage_name, name, "application/zip", export.size)
+    except OriginalMissing as exc:
+        raise Http404(gone) from exc
