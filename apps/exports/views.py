@@ -6,14 +6,13 @@ access); the workspace's zip only for its owners and admins. Outsiders get 404 e
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -28,7 +27,9 @@ _CONTENT_TYPES = {"md": "text/markdown; charset=utf-8", "json": "application/jso
 
 
 def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+    disposition = content_disposition_header(True, filename)
+    assert disposition is not None  # only a header that is not an attachment can be None
+    response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -280,3 +280,25 @@ def test_failed_answers_show_their_status_in_markdown(team, owner):
     )
     text = login(owner).get(export_url(conversation, "md")).content.decode()
     assert "> Failed: The provider is busy." in text
+
+
+def test_titles_in_any_script_name_the_files(team, owner):
+    conversation = two_turns(team, owner)
+    Conversation.objects.filter(pk=conversation.pk).update(title="泵的维护 / 2024")
+    response = login(owner).get(export_url(conversation, "md"))
+    assert response.status_code == 200
+    assert (
+        f"filename*=utf-8''{conversation.pk}-%E6%B3%B5%E7%9A%84%E7%BB%B4%E6%8A%A4-2024.md"
+        in (response["Content-Disposition"])
+    )
+    assert response.content.decode().startswith("# 泵的维护 / 2024\n")
+    body = login(owner).post(reverse("exports:start", args=[team.slug])).content
+    assert f"conversations/{conversation.pk}-泵的维护-2024.json" in _zip_names(body)
+
+
+def test_the_worker_writes_in_the_language_of_the_admin_who_asked(team, owner, settings):
+    settings.EXPORT_DIRECT_MAX_CONVERSATIONS = 0
+    two_turns(team, owner)
+    client = login(owner)
+    client.post(reverse("exports:start", args=[team.slug]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert WorkspaceExport.objects.get(workspace=team).language == "zh-hans"
