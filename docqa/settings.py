@@ -229,6 +229,8 @@ CHAT_ABANDONED_AFTER_SECONDS = env.int("CHAT_ABANDONED_AFTER_SECONDS", default=3
 # request; more go to the worker, with progress. Finished zips are deleted after this many hours.
 EXPORT_DIRECT_MAX_CONVERSATIONS = env.int("EXPORT_DIRECT_MAX_CONVERSATIONS", default=50)
 EXPORT_RETENTION_HOURS = env.float("EXPORT_RETENTION_HOURS", default=24.0)
+# Runs of one export (a worker killed mid-run is redelivered) before it is failed.
+EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
 
 # The API for programs (apps/api): requests per key per minute (429 + Retry-After beyond).
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)

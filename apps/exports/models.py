@@ -29,6 +29,8 @@ class WorkspaceExport(models.Model):
     )
     # The language the Markdown files are written in: the requester's, when they asked.
     language = models.CharField(max_length=16, default="en")
+    # Runs started: a worker killed mid-run is redelivered, up to EXPORT_MAX_ATTEMPTS.
+    attempts = models.PositiveSmallIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     # The zip's name in default_storage (the originals' storage, possibly a bucket).

@@ -20,7 +20,7 @@ from apps.documents.downloads import OriginalMissing, stored_attachment
 from apps.workspaces.access import WorkspaceRequest, workspace_view
 from apps.workspaces.models import Role
 
-from . import selectors, services
+from . import archive, selectors, services
 from .models import ExportStatus, WorkspaceExport
 
 _CONTENT_TYPES = {"md": "text/markdown; charset=utf-8", "json": "application/json"}
@@ -43,10 +43,10 @@ def conversation(request: WorkspaceRequest, conversation_id: int, fmt: str) -> H
     found = selectors.conversation_for_export(request.workspace, conversation_id)
     if found is None:
         raise Http404
-    markdown, data = services.conversation_files(found)
+    markdown, data = archive.conversation_files(found)
     body = markdown if fmt == "md" else data
     response = HttpResponse(body, content_type=_CONTENT_TYPES[fmt])
-    return _attachment(response, f"{services.file_stem(found)}.{fmt}")
+    return _attachment(response, f"{archive.file_stem(found)}.{fmt}")
 
 
 def _export(request: WorkspaceRequest, export_id: int) -> WorkspaceExport:
@@ -74,7 +74,7 @@ def workspace(request: WorkspaceRequest) -> HttpResponse:
 def start(request: WorkspaceRequest) -> HttpResponse:
     """Small workspaces get their zip in this response; large ones a queued export."""
     if not services.needs_worker(request.workspace):
-        body = services.zip_now(request.workspace)
+        body = archive.zip_now(request.workspace)
         response = HttpResponse(body, content_type="application/zip")
         return _attachment(response, _zip_name(request))
     services.request_export(request.membership)

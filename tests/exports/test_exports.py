@@ -302,3 +302,38 @@ def test_the_worker_writes_in_the_language_of_the_admin_who_asked(team, owner, s
     client = login(owner)
     client.post(reverse("exports:start", args=[team.slug]), HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert WorkspaceExport.objects.get(workspace=team).language == "zh-hans"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_whose_worker_was_killed_is_run_again_and_finishes(team, owner, settings):
+    from tests.conftest import running_celery_worker
+
+    from .crash_settings import CRASH_MARKER
+
+    CRASH_MARKER.unlink(missing_ok=True)
+    settings.EXPORT_DIRECT_MAX_CONVERSATIONS = 0
+    conversation = two_turns(team, owner)
+    client = login(owner)
+    with running_celery_worker("tests.exports.crash_settings"):
+        client.post(reverse("exports:start", args=[team.slug]))
+        export = WorkspaceExport.objects.get(workspace=team)
+        deadline = time.monotonic() + 60
+        while WorkspaceExport.objects.get(pk=export.pk).in_progress:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    assert CRASH_MARKER.exists()  # the first run was killed
+    export.refresh_from_db()
+    assert export.status == ExportStatus.DONE and export.attempts == 2
+    body = b"".join(client.get(reverse("exports:download", args=[team.slug, export.pk])))
+    assert f"conversations/{conversation.pk}-pump-maintenance.md" in _zip_names(body)
+
+
+def test_an_export_killed_every_time_fails_instead_of_looping(team, owner, settings):
+    settings.EXPORT_MAX_ATTEMPTS = 2
+    export = WorkspaceExport.objects.create(
+        workspace=team, status=ExportStatus.RUNNING, attempts=2, total=1
+    )
+    services.run_export(export.pk)
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED
+    assert export.error == "The export did not finish. Please try again."
