@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +73,22 @@ def test_an_admin_exports_the_workspace_and_sees_progress_then_the_download(
     assert {"index.json", "index.md"} <= names
     assert {f"conversations/{c.pk}-pump-maintenance.md" for c in conversations} <= names
     assert len(names) == 2 * Conversation.objects.filter(workspace=team).count() + 2
+
+
+def test_a_viewer_downloads_a_conversation_from_its_page(
+    live_app, browser_page, team, owner, viewer
+):
+    conversation = two_turns(team, owner)
+    page = browser_page
+    log_in(page, live_app, viewer.email, PASSWORD)
+    page.goto(f"{live_app}/w/{team.slug}/chat/{conversation.pk}/")
+    with page.expect_download() as markdown:
+        page.click("[data-export-md]")
+    assert markdown.value.suggested_filename == f"{conversation.pk}-pump-maintenance.md"
+    text = Path(markdown.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("# Pump maintenance\n") and "Sources: plan.pdf" in text
+    with page.expect_download() as data:
+        page.click("[data-export-json]")
+    assert json.loads(Path(data.value.path()).read_text(encoding="utf-8"))["schema"] == (
+        "docqa.conversation/1"
+    )
