@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.documents",
     "apps.ops",
     "apps.api",
+    "apps.exports",
     # django-ninja's Swagger page from our own static files, not a CDN (the app runs offline).
     "ninja",
 ]
@@ -205,6 +206,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "documents.sweep_stuck": {"task": "documents.sweep_stuck_documents", "schedule": 300.0},
     # Answers left "streaming" by a server process that died mid-stream are marked interrupted
     # once their lease runs out: within CHAT_STREAM_LEASE_SECONDS + this schedule of the death.
+    # Workspace export zips past EXPORT_RETENTION_HOURS are deleted from storage.
+    "exports.delete_expired": {"task": "exports.delete_expired", "schedule": 15 * 60.0},
     "chat.interrupt_orphaned": {
         "task": "chat.interrupt_orphaned_answers",
         "schedule": env.float("CHAT_SWEEP_SECONDS", default=15.0),
@@ -221,6 +224,13 @@ CHAT_STREAM_LEASE_RENEW_SECONDS = env.float("CHAT_STREAM_LEASE_RENEW_SECONDS", d
 # Rows made before leases existed have none: one still streaming this long after it started has
 # lost its process.
 CHAT_ABANDONED_AFTER_SECONDS = env.int("CHAT_ABANDONED_AFTER_SECONDS", default=30 * 60)
+
+# Workspace exports (apps/exports): up to this many conversations the zip is built in the
+# request; more go to the worker, with progress. Finished zips are deleted after this many hours.
+EXPORT_DIRECT_MAX_CONVERSATIONS = env.int("EXPORT_DIRECT_MAX_CONVERSATIONS", default=50)
+EXPORT_RETENTION_HOURS = env.float("EXPORT_RETENTION_HOURS", default=24.0)
+# Runs of one export (a worker killed mid-run is redelivered) before it is failed.
+EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
 
 # The API for programs (apps/api): requests per key per minute (429 + Retry-After beyond).
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -11,6 +13,7 @@ from apps.api.services import create_key
 from apps.chat.models import Conversation, Message
 from apps.documents.models import Document
 from apps.documents.services import ingest_upload
+from apps.exports.models import ExportStatus, WorkspaceExport
 from apps.workspaces.models import Invitation, Membership, Role
 from apps.workspaces.services import create_invitation
 from tests.conftest import PASSWORD
@@ -29,6 +32,10 @@ def url_values(team, owner, member):
     ).document
     conversation = Conversation.objects.create(workspace=team, created_by=owner, title="Plans")
     key = create_key(actor=owner_membership, name="CI", role=Role.MEMBER).key
+    export_name = default_storage.save(f"exports/{team.pk}/walk.zip", ContentFile(b"zip"))
+    export = WorkspaceExport.objects.create(
+        workspace=team, status=ExportStatus.DONE, storage_name=export_name, size=3
+    )
     return {
         "slug": team.slug,
         "membership_id": Membership.objects.get(workspace=team, user=member).pk,
@@ -36,6 +43,8 @@ def url_values(team, owner, member):
         "document_id": document.pk,
         "conversation_id": conversation.pk,
         "key_id": key.pk,
+        "fmt": "md",
+        "export_id": export.pk,
     }
 
 
@@ -51,6 +60,7 @@ def test_every_workspace_route_is_covered():
     assert {"documents:list", "documents:upload", "documents:download"} <= names
     assert {"chat:index", "chat:detail", "chat:ask", "chat:regenerate", "chat:scope"} <= names
     assert {"api:create_key", "api:revoke_key"} <= names
+    assert {"exports:conversation", "exports:start", "exports:status", "exports:download"} <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)

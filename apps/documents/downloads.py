@@ -43,15 +43,23 @@ def attachment_response(document: Document) -> HttpResponse | StreamingHttpRespo
     content_type = document.mime_type or "application/octet-stream"
     if content_type in _RENDERABLE:
         content_type = "application/octet-stream"
-    disposition = content_disposition_header(True, document.name)
+    return stored_attachment(document.storage_name, document.name, content_type, document.size)
+
+
+def stored_attachment(
+    storage_name: str, filename: str, content_type: str, size: int
+) -> HttpResponse | StreamingHttpResponse:
+    """Any stored file (an original, an export zip) as a download named `filename`: streamed,
+    or a redirect to a signed URL. Raises OriginalMissing when the storage lacks it."""
+    disposition = content_disposition_header(True, filename)
     assert disposition is not None  # only a header that is not an attachment can be None
     if settings.DOCQA_STORAGE_REDIRECT_DOWNLOADS:
-        if not default_storage.exists(document.storage_name):
-            raise OriginalMissing(document.storage_name)
+        if not default_storage.exists(storage_name):
+            raise OriginalMissing(storage_name)
         # Only a bucket redirects (settings.py), and S3Storage.url takes the response headers
         # as `parameters`; the base Storage.url of the stub does not.
         url = default_storage.url(  # type: ignore[call-arg]
-            document.storage_name,
+            storage_name,
             parameters={
                 "ResponseContentDisposition": disposition,
                 "ResponseContentType": content_type,
@@ -61,11 +69,11 @@ def attachment_response(document: Document) -> HttpResponse | StreamingHttpRespo
         redirect["Cache-Control"] = "private, no-store"
         return redirect
     try:
-        file = default_storage.open(document.storage_name, "rb")
+        file = default_storage.open(storage_name, "rb")
     except FileNotFoundError as exc:
-        raise OriginalMissing(document.storage_name) from exc
+        raise OriginalMissing(storage_name) from exc
     response = StreamingHttpResponse(_chunks(file), content_type=content_type)
-    response["Content-Length"] = str(document.size)
+    response["Content-Length"] = str(size)
     response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
