@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.documents",
     "apps.ops",
     "apps.api",
+    "apps.sharing",
     # django-ninja's Swagger page from our own static files, not a CDN (the app runs offline).
     "ninja",
 ]

@@ -11,6 +11,8 @@ from apps.api.services import create_key
 from apps.chat.models import Conversation, Message
 from apps.documents.models import Document
 from apps.documents.services import ingest_upload
+from apps.sharing.models import ShareLink
+from apps.sharing.services import create_link
 from apps.workspaces.models import Invitation, Membership, Role
 from apps.workspaces.services import create_invitation
 from tests.conftest import PASSWORD
@@ -28,7 +30,9 @@ def url_values(team, owner, member):
         actor=owner_membership, upload=SimpleUploadedFile("notes.txt", b"team notes")
     ).document
     conversation = Conversation.objects.create(workspace=team, created_by=owner, title="Plans")
+    Message.objects.create(conversation=conversation, workspace=team, role="user", content="?")
     key = create_key(actor=owner_membership, name="CI", role=Role.MEMBER).key
+    link = create_link(actor=owner_membership, conversation=conversation, visibility="public")
     return {
         "slug": team.slug,
         "membership_id": Membership.objects.get(workspace=team, user=member).pk,
@@ -36,6 +40,7 @@ def url_values(team, owner, member):
         "document_id": document.pk,
         "conversation_id": conversation.pk,
         "key_id": key.pk,
+        "link_id": link.pk,
     }
 
 
@@ -51,6 +56,7 @@ def test_every_workspace_route_is_covered():
     assert {"documents:list", "documents:upload", "documents:download"} <= names
     assert {"chat:index", "chat:detail", "chat:ask", "chat:regenerate", "chat:scope"} <= names
     assert {"api:create_key", "api:revoke_key"} <= names
+    assert {"sharing:create", "sharing:list", "sharing:revoke"} <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
@@ -89,6 +95,7 @@ def _workspace_state(team) -> tuple:
         ),
         Message.objects.filter(workspace=team).count(),
         list(ApiKey.objects.filter(workspace=team).values_list("pk", "revoked_at")),
+        list(ShareLink.objects.filter(workspace=team).values_list("pk", "revoked_at")),
     )
 
 
