@@ -206,3 +206,23 @@ def test_another_workspaces_member_reaches_no_link_through_their_own_workspace(
     assert link.token not in client.get(f"/w/{elsewhere.slug}/shared/").content.decode()
     assert ShareLink.objects.get(pk=link.pk).revoked_at is None
     assert ShareLink.objects.count() == 1
+
+
+def test_site_admins_revoke_links_in_the_django_admin(answered, owner):
+    link = share(login(owner), answered, visibility="public")
+    owner.is_staff = owner.is_superuser = True
+    owner.save()
+    client = login(owner)
+    page = client.get("/admin/sharing/sharelink/").content.decode()
+    assert answered.title in page and link.token not in page
+    assert (
+        link.token not in client.get(f"/admin/sharing/sharelink/{link.pk}/change/").content.decode()
+    )
+    assert client.get("/admin/sharing/sharelink/add/").status_code == 403
+    response = client.post(
+        "/admin/sharing/sharelink/",
+        {"action": "revoke", "_selected_action": [link.pk]},
+        follow=True,
+    )
+    assert "1 link revoked." in response.content.decode()
+    assert Client().get(link_url(link)).status_code == 410
