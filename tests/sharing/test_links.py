@@ -226,3 +226,9 @@ def test_site_admins_revoke_links_in_the_django_admin(answered, owner):
     )
     assert "1 link revoked." in response.content.decode()
     assert Client().get(link_url(link)).status_code == 410
+
+
+def test_the_share_form_shows_only_to_those_who_may_share(answered, owner, member):
+    conversation_page = f"/w/{answered.workspace.slug}/chat/{answered.pk}/"
+    assert "data-share-form" in login(owner).get(conversation_page).content.decode()
+    assert "data-share-form" not in login(member).get(conversation_page).content.decode()
