@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.ops",
     "apps.api",
     "apps.exports",
+    "apps.sharing",
     # django-ninja's Swagger page from our own static files, not a CDN (the app runs offline).
     "ninja",
 ]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("apps.chat.urls")),
     path("", include("apps.exports.urls")),
+    path("", include("apps.sharing.urls")),
     path("ops/", include("apps.ops.urls")),
     *api_urls,
     path("", include("apps.api.urls")),

@@ -14,6 +14,8 @@ from apps.chat.models import Conversation, Message
 from apps.documents.models import Document
 from apps.documents.services import ingest_upload
 from apps.exports.models import ExportStatus, WorkspaceExport
+from apps.sharing.models import ShareLink
+from apps.sharing.services import create_link
 from apps.workspaces.models import Invitation, Membership, Role
 from apps.workspaces.services import create_invitation
 from tests.conftest import PASSWORD
@@ -31,11 +33,13 @@ def url_values(team, owner, member):
         actor=owner_membership, upload=SimpleUploadedFile("notes.txt", b"team notes")
     ).document
     conversation = Conversation.objects.create(workspace=team, created_by=owner, title="Plans")
+    Message.objects.create(conversation=conversation, workspace=team, role="user", content="?")
     key = create_key(actor=owner_membership, name="CI", role=Role.MEMBER).key
     export_name = default_storage.save(f"exports/{team.pk}/walk.zip", ContentFile(b"zip"))
     export = WorkspaceExport.objects.create(
         workspace=team, status=ExportStatus.DONE, storage_name=export_name, size=3
     )
+    link = create_link(actor=owner_membership, conversation=conversation, visibility="public")
     return {
         "slug": team.slug,
         "membership_id": Membership.objects.get(workspace=team, user=member).pk,
@@ -45,6 +49,7 @@ def url_values(team, owner, member):
         "key_id": key.pk,
         "fmt": "md",
         "export_id": export.pk,
+        "link_id": link.pk,
     }
 
 
@@ -61,6 +66,7 @@ def test_every_workspace_route_is_covered():
     assert {"chat:index", "chat:detail", "chat:ask", "chat:regenerate", "chat:scope"} <= names
     assert {"api:create_key", "api:revoke_key"} <= names
     assert {"exports:conversation", "exports:start", "exports:status", "exports:download"} <= names
+    assert {"sharing:create", "sharing:list", "sharing:revoke"} <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
@@ -99,6 +105,7 @@ def _workspace_state(team) -> tuple:
         ),
         Message.objects.filter(workspace=team).count(),
         list(ApiKey.objects.filter(workspace=team).values_list("pk", "revoked_at")),
+        list(ShareLink.objects.filter(workspace=team).values_list("pk", "revoked_at")),
     )
 
 

@@ -1,0 +1,95 @@
+"""Writes for share links: make one (a snapshot of the conversation now) and revoke one.
+
+Who may share follows who may change a conversation (apps.chat.services.may_change): its
+creator and the workspace's admins. Sharing puts the conversation in front of people who
+could not read it before (anyone with a public link), so it is the creator's call, not every
+reader's; a viewer shares the conversations they started. Revoking is for the link's creator
+and the workspace's admins.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.chat.models import Conversation
+from apps.chat.services import may_change
+from apps.workspaces.models import Membership
+
+from . import snapshot
+from .models import ShareLink, Visibility
+
+
+class SharingError(Exception):
+    """A rule about share links was broken; str(error) is a message for the user."""
+
+
+class NotAllowed(SharingError):
+    """The member may see this but not do this (the view answers 403)."""
+
+
+def new_token() -> str:
+    """43 URL-safe characters: 256 random bits, nothing to guess or enumerate."""
+    return secrets.token_urlsafe(32)
+
+
+def create_link(
+    *,
+    actor: Membership,
+    conversation: Conversation,
+    visibility: str = Visibility.WORKSPACE,
+    expires_at: datetime | None = None,
+) -> ShareLink:
+    """A link to a snapshot of `conversation` as it is now.
+
+    Raises NotAllowed when the actor may not change the conversation; SharingError for a
+    conversation of another workspace, an unknown visibility, an expiry in the past, or a
+    conversation with nothing to show yet.
+    """
+    if conversation.workspace_id != actor.workspace_id:
+        raise SharingError(_("No such conversation."))
+    if not may_change(conversation, actor):
+        raise NotAllowed(
+            _("Only the person who started this conversation, or an admin, can share it.")
+        )
+    if visibility not in Visibility.values:
+        raise SharingError(_("Choose who can open the link."))
+    if expires_at is not None and expires_at <= timezone.now():
+        raise SharingError(_("The expiry must be in the future."))
+    frozen = snapshot.take(conversation)
+    if not frozen["messages"]:
+        raise SharingError(_("This conversation has no messages to share yet."))
+    return ShareLink.objects.create(
+        workspace_id=actor.workspace_id,
+        conversation=conversation,
+        created_by=actor.user,
+        token=new_token(),
+        visibility=visibility,
+        title=frozen["title"][:200],
+        snapshot=frozen,
+        expires_at=expires_at,
+    )
+
+
+def may_revoke(link: ShareLink, actor: Membership) -> bool:
+    return actor.can_manage or (
+        link.created_by_id is not None and link.created_by_id == actor.user_id
+    )
+
+
+def revoke_link(*, actor: Membership, link: ShareLink) -> None:
+    """From now on the link shows a "revoked" page (410). Revoking twice changes nothing.
+
+    Raises SharingError for a link of another workspace; NotAllowed for a member revoking
+    someone else's link.
+    """
+    if link.workspace_id != actor.workspace_id:
+        raise SharingError(_("No such link."))
+    if not may_revoke(link, actor):
+        raise NotAllowed(_("Only the person who made this link, or an admin, can revoke it."))
+    now = timezone.now()
+    if ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=now):
+        link.revoked_at = now
