@@ -8,18 +8,27 @@ passes the limit and remembers its name, so the view can still say which file wa
 Django itself stops parsing a body with more form data than DATA_UPLOAD_MAX_MEMORY_SIZE, or
 more fields or files than DATA_UPLOAD_MAX_NUMBER_FIELDS / _FILES, by raising; left alone that
 becomes a bare "Bad Request" page. ``refused_body_message`` says what happened instead.
+
+``ingest_one`` stores one received file and words its result, for the page and the API alike.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+
+from apps.workspaces.models import Membership
+
+from . import services
+from .models import Document
 
 BodyRefused = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 
@@ -76,3 +85,42 @@ def limit_upload_size(request: HttpRequest, limit: int) -> SizeLimitUploadHandle
     limiter = SizeLimitUploadHandler(limit, request)
     request.upload_handlers = [limiter, *request.upload_handlers]
     return limiter
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """One file of an upload, in words for the person (or program) that sent it."""
+
+    ok: bool
+    name: str
+    message: str
+    duplicate: bool = False
+    document: Document | None = None
+
+
+def ingest_one(actor: Membership, upload: UploadedFile) -> UploadResult:
+    """Store one uploaded file (``services.ingest_upload``) and say what became of it; the
+    page and the API both answer with this message."""
+    try:
+        outcome = services.ingest_upload(actor=actor, upload=upload)
+    except (services.UploadRejected, services.DocumentError) as error:
+        return UploadResult(ok=False, name=upload.name or "", message=str(error))
+    document = outcome.document
+    if not outcome.created:
+        message = _("%(name)s is already in this workspace as “%(existing)s”.") % {
+            "name": upload.name,
+            "existing": document.name,
+        }
+    elif outcome.reused_text:
+        message = _("%(name)s uploaded; its text was already known, so it is ready.") % {
+            "name": document.name
+        }
+    else:
+        message = _("%(name)s uploaded; extracting its text.") % {"name": document.name}
+    return UploadResult(
+        ok=True,
+        name=document.name,
+        message=message,
+        duplicate=not outcome.created,
+        document=document,
+    )

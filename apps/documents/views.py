@@ -29,6 +29,7 @@ from .models import Document
 from .uploads import (
     BodyRefused,
     SizeLimitUploadHandler,
+    ingest_one,
     limit_upload_size,
     refused_body_message,
     refused_body_status,
@@ -132,29 +133,16 @@ def _respond(
 
 
 def _ingest_one(request: WorkspaceRequest, upload: Any) -> dict[str, Any]:
-    try:
-        outcome = services.ingest_upload(actor=request.membership, upload=upload)
-    except (services.UploadRejected, services.DocumentError) as error:
-        return {"ok": False, "name": upload.name, "message": str(error)}
-    document = outcome.document
-    if not outcome.created:
-        message = _("%(name)s is already in this workspace as “%(existing)s”.") % {
-            "name": upload.name,
-            "existing": document.name,
-        }
-    elif outcome.reused_text:
-        message = _("%(name)s uploaded; its text was already known, so it is ready.") % {
-            "name": document.name
-        }
-    else:
-        message = _("%(name)s uploaded; extracting its text.") % {"name": document.name}
+    result = ingest_one(request.membership, upload)
+    if result.document is None:
+        return {"ok": False, "name": result.name, "message": result.message}
     return {
         "ok": True,
-        "name": document.name,
-        "duplicate": not outcome.created,
-        "message": message,
-        "document": _status_json(request, document),
-        "url": reverse("documents:detail", args=[request.workspace.slug, document.pk]),
+        "name": result.name,
+        "duplicate": result.duplicate,
+        "message": result.message,
+        "document": _status_json(request, result.document),
+        "url": reverse("documents:detail", args=[request.workspace.slug, result.document.pk]),
     }
 
 

@@ -15,7 +15,7 @@ from apps.documents import selectors, services
 from apps.documents.formats import max_upload_bytes
 from apps.documents.forms import UploadForm
 from apps.documents.models import Document, Status
-from apps.documents.uploads import limit_upload_size
+from apps.documents.uploads import ingest_one, limit_upload_size
 
 from .. import idempotency
 from ..auth import ApiRequest
@@ -114,28 +114,15 @@ def _receive(request: ApiRequest) -> tuple[int, dict[str, Any]]:
 
 
 def _ingest_one(request: ApiRequest, upload: Any) -> dict[str, Any]:
-    try:
-        outcome = services.ingest_upload(actor=actor(request), upload=upload)
-    except (services.UploadRejected, services.DocumentError) as error:
-        return {"ok": False, "name": upload.name, "message": str(error)}
-    document = outcome.document
-    if not outcome.created:
-        message = _("%(name)s is already in this workspace as “%(existing)s”.") % {
-            "name": upload.name,
-            "existing": document.name,
-        }
-    elif outcome.reused_text:
-        message = _("%(name)s uploaded; its text was already known, so it is ready.") % {
-            "name": document.name
-        }
-    else:
-        message = _("%(name)s uploaded; extracting its text.") % {"name": document.name}
+    result = ingest_one(actor(request), upload)
+    if result.document is None:
+        return {"ok": False, "name": result.name, "message": result.message}
     return {
         "ok": True,
-        "name": document.name,
-        "duplicate": not outcome.created,
-        "message": message,
-        "document": document_json(document),
+        "name": result.name,
+        "duplicate": result.duplicate,
+        "message": result.message,
+        "document": document_json(result.document),
     }
 
 
