@@ -166,12 +166,15 @@ def delete_document(*, actor: Membership, document: Document) -> None:
     storage_name = document.storage_name
     with transaction.atomic():
         text_id = document.text_id
-        deleted, _counts = Document.objects.filter(pk=document.pk).delete()
+        text = None
         if text_id is not None:
-            # Lock the text row so a concurrent upload cannot attach to it while it goes.
+            # Lock the text row first, so a concurrent upload cannot attach to it while it goes,
+            # and in the order the pipeline takes (text, then document): the other order
+            # deadlocked against a worker storing the same text.
             text = ExtractedText.objects.select_for_update().filter(pk=text_id).first()
-            if text is not None and not Document.objects.filter(text_id=text_id).exists():
-                text.delete()
+        deleted, _counts = Document.objects.filter(pk=document.pk).delete()
+        if text is not None and not Document.objects.filter(text_id=text_id).exists():
+            text.delete()
         transaction.on_commit(partial(_delete_file, storage_name))
     if not deleted:
         raise DocumentError(_("No such document."))

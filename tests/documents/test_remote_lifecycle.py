@@ -279,8 +279,8 @@ def test_rounds_of_sigkill_on_the_worker_pool_fail_nothing_and_leave_nothing(
                     continue
                 kills += 1
         documents = _wait_final(*ids, timeout=180)
-        # Generous: a killed run's slot is released with backoff, and CI shares two cores.
-        _wait(lambda: _quiet(emulator), timeout=150, what=lambda: f"the pool to settle: {_state()}")
+        # A killed run's slot is released with backoff (inside pytest-timeout's 300 s).
+        _wait(lambda: _quiet(emulator), timeout=90, what=lambda: f"the pool to settle: {_state()}")
         _wait(lambda: emulator.state.files == {}, timeout=60, what="late uploads to be deleted")
     interrupted = sorted(d.interruptions for d in documents.values())
     print(f"{kills} kills; interruptions per document: {interrupted}")
