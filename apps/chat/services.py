@@ -28,11 +28,12 @@ from apps.moonshot.admission import Priority
 from apps.moonshot.catalogue import chat_models, get_model
 from apps.moonshot.client import MoonshotClient, RetryPolicy, provider_configured
 from apps.moonshot.types import Usage
-from apps.workspaces.limits import LimitReached, check_chat_allowed
+from apps.workspaces.limits import LimitReached
 from apps.workspaces.models import Membership, Workspace
 
 from . import offline, selectors
 from .context import ContextPlan, DocumentText, History, Turn, build_context
+from .limits import check_chat_allowed
 from .models import Conversation, Message, Role, Status
 from .prompts import citation_label
 from .window import fit_to_window

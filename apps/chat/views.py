@@ -22,10 +22,10 @@ from apps.core.db import release_db_connections
 from apps.moonshot.catalogue import chat_models
 from apps.moonshot.client import provider_configured
 from apps.workspaces.access import WorkspaceRequest, workspace_view
-from apps.workspaces.limits import tokens_today
 
 from . import selectors, services
 from .budget import budget_for
+from .limits import tokens_today
 from .markdown import render_markdown
 from .models import Conversation, Role
 from .streaming import stream_turn

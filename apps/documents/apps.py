@@ -10,10 +10,13 @@ class DocumentsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.moonshot.reconcile import register_owner_kind
+        from apps.workspaces.limits import provide_usage
 
         from . import remote_copies
+        from .limits import stored_totals
         from .models import Document
 
+        provide_usage(stored_totals=stored_totals)
         register_owner_kind("document", remote_copies.document_owner_states)
         post_delete.connect(
             remote_copies.on_document_deleted, sender=Document, dispatch_uid="release-copies"

@@ -18,10 +18,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from apps.workspaces import limits
+from apps.workspaces.limits import LimitReached
 from apps.workspaces.models import Membership, Workspace
 
-from . import transitions
+from . import limits, transitions
 from .formats import max_upload_bytes
 from .models import FINAL, Document, ExtractedText, Status
 from .validation import UploadRejected, inspect_upload
@@ -114,7 +114,7 @@ def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
 def _check_limits(workspace: Workspace, *, name: str, size: int) -> None:
     try:
         limits.check_upload_allowed(workspace, name=name, size=size)
-    except limits.LimitReached as error:
+    except LimitReached as error:
         raise UploadRejected(str(error)) from None
 
 

@@ -2,8 +2,7 @@
 
 Figures come from Postgres (the file-store ledger, documents, chat messages) and from Redis (the
 admission controller's counters). A section whose source is missing says so instead of failing
-the page: chat usage is empty until the chat app has its ``Message`` model, and the rate-limit
-section reports an unreachable Redis.
+the page: the rate-limit section reports an unreachable Redis.
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.chat.limits import tokens_today_by_workspace
+from apps.chat.models import Message
 from apps.documents.models import Document, Status
 from apps.moonshot import filestore
 from apps.moonshot.admission import DayCounts, get_controller
@@ -32,8 +33,7 @@ from apps.moonshot.models import (
     RemoteFileState,
     Retention,
 )
-from apps.workspaces import limits
-from apps.workspaces.limits import Meter
+from apps.workspaces.limits import Meter, day_bounds
 from apps.workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def workspace_rows(limit: int = WORKSPACE_ROWS) -> tuple[list[WorkspaceRow], int
         .only("pk", "name", "slug", "max_documents", "max_bytes", "max_tokens_per_day")
     )
     chosen = list(workspaces[:limit])
-    today = limits.tokens_today_by_workspace([w.pk for w in chosen])
+    today = tokens_today_by_workspace([w.pk for w in chosen])
     rows = [
         WorkspaceRow(
             workspace=w,
@@ -205,7 +205,6 @@ class UsageRow:
 
 @dataclass(frozen=True)
 class UsageReport:
-    available: bool  # False: the chat app has no Message model (yet)
     days: int
     by_day: list[UsageRow] = field(default_factory=list)
     by_model: list[UsageRow] = field(default_factory=list)
@@ -240,13 +239,10 @@ def _usage_row(label: Any, values: dict[str, Any]) -> UsageRow:
 def chat_usage(days: int = HISTORY_DAYS) -> UsageReport:
     """Tokens (fresh and cached prompt, completion) and cost per day, model and workspace over
     the last ``days`` days (today included, site time zone). Every day appears, zeros too."""
-    message = limits.message_model()
-    if message is None:
-        return UsageReport(available=False, days=days)
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
-    start, _end = limits.day_bounds(first)
-    rows = message.objects.filter(created_at__gte=start).exclude(
+    start, _end = day_bounds(first)
+    rows = Message.objects.filter(created_at__gte=start).exclude(
         prompt_tokens=0, completion_tokens=0
     )
     grouped_days = {
@@ -274,7 +270,6 @@ def chat_usage(days: int = HISTORY_DAYS) -> UsageReport:
     ]
     totals = _usage_row(_("All"), rows.aggregate(**_SUMS))
     return UsageReport(
-        available=True,
         days=days,
         by_day=by_day,
         by_model=by_model,

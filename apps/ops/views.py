@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from apps.moonshot.models import Retention
-from apps.workspaces import limits
+from apps.workspaces.limits import usage_today
 from apps.workspaces.models import Workspace
 
 from . import selectors, services
@@ -218,6 +218,6 @@ def workspace_limits(request: HttpRequest, workspace_id: int) -> HttpResponse:
     return render(
         request,
         "ops/workspace_limits.html",
-        {"workspace": workspace, "form": form, "usage": limits.usage_today(workspace)},
+        {"workspace": workspace, "form": form, "usage": usage_today(workspace)},
         status=400 if form.is_bound else 200,
     )

@@ -3,7 +3,6 @@ site admins set (editable in the list)."""
 
 from __future__ import annotations
 
-from django.apps import apps
 from django.contrib import admin
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -68,26 +67,21 @@ class WorkspaceAdmin(admin.ModelAdmin):
     actions = ["remove_limits"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
-        # Subqueries, not joins: joining members and documents would multiply the sums.
-        document = apps.get_model("documents", "Document")
-        per_workspace = (
-            document.objects.filter(workspace=OuterRef("pk")).order_by().values("workspace")
+        # Members by subquery, documents by the one join: two joins would multiply the sums.
+        members = (
+            Membership.objects.filter(workspace=OuterRef("pk"))
+            .order_by()
+            .values("workspace")
+            .annotate(n=Count("pk"))
+            .values("n")
         )
         return (
             super()
             .get_queryset(request)
             .annotate(
-                n_members=Count("memberships", distinct=True),
-                n_documents=Coalesce(
-                    Subquery(per_workspace.annotate(n=Count("pk")).values("n")),
-                    0,
-                    output_field=IntegerField(),
-                ),
-                n_bytes=Coalesce(
-                    Subquery(per_workspace.annotate(b=Sum("size")).values("b")),
-                    0,
-                    output_field=IntegerField(),
-                ),
+                n_members=Coalesce(Subquery(members), 0, output_field=IntegerField()),
+                n_documents=Count("documents"),
+                n_bytes=Coalesce(Sum("documents__size"), 0),
             )
         )
 

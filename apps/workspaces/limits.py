@@ -1,30 +1,21 @@
-"""Per-workspace limits set by site admins, and the usage they are measured against.
+"""Per-workspace limits set by site admins, and the usage page figures they are measured against.
 
-A limit is a nullable field on ``Workspace`` (empty means unlimited): documents and stored bytes
-are checked when a file is uploaded (``apps.documents.services.ingest_upload`` calls
-``check_upload_allowed``), chat tokens per day before a question goes to the provider (the chat
-app calls ``check_chat_allowed``).
-
-Token usage is read from the chat app's ``Message`` rows (prompt + completion tokens of the
-workspace's messages created today, in the site's time zone). The model is looked up by name,
-never imported, so this module works before the chat app has its models: usage is then zero.
-``tokens_today`` is the one seam where that figure comes from; tests without the chat models
-patch it.
+A limit is a nullable field on ``Workspace`` (empty means unlimited). The checks live next to
+their callers: documents and stored bytes in ``apps.documents.limits`` (at upload), chat tokens
+per day in ``apps.chat.limits`` (before a question goes to the provider). This module holds what
+they share -- the refusal, the site's day and the meters a page draws -- and knows neither app:
+each one hands its reader to ``provide_usage`` in its ``AppConfig.ready``, so the arrows point
+from documents and chat down into workspaces, never back up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from django.apps import apps
-from django.db.models import Count, F, Sum
-from django.db.models.functions import Coalesce
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .models import Workspace
@@ -32,34 +23,11 @@ from .models import Workspace
 if TYPE_CHECKING:
     from django.utils.functional import Promise
 
-    from apps.chat.models import Message  # for its type only; looked up by name at run time
-
-__all__ = [
-    "LimitReached",
-    "Meter",
-    "Usage",
-    "check_chat_allowed",
-    "check_upload_allowed",
-    "day_bounds",
-    "has_upload_limits",
-    "message_model",
-    "stored_totals",
-    "tokens_today",
-    "tokens_today_by_workspace",
-    "usage_today",
-]
+__all__ = ["LimitReached", "Meter", "Usage", "day_bounds", "provide_usage", "usage_today"]
 
 
 class LimitReached(Exception):
     """A workspace limit refuses the action; ``str(error)`` tells the user why (translated)."""
-
-
-def message_model() -> type[Message] | None:
-    """The chat app's ``Message`` model, or None while the chat app has none installed."""
-    try:
-        return apps.get_model("chat", "Message")
-    except LookupError:
-        return None
 
 
 def day_bounds(day: date | None = None) -> tuple[datetime, datetime]:
@@ -70,38 +38,6 @@ def day_bounds(day: date | None = None) -> tuple[datetime, datetime]:
     start = timezone.make_aware(datetime.combine(day, time.min), zone)
     end = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min), zone)
     return start, end
-
-
-def tokens_today_by_workspace(workspace_ids: Iterable[int] | None = None) -> dict[int, int]:
-    """Prompt + completion tokens of today's chat messages, per workspace id (absent = 0)."""
-    message = message_model()
-    if message is None:
-        return {}
-    start, end = day_bounds()
-    rows = message.objects.filter(created_at__gte=start, created_at__lt=end)
-    if workspace_ids is not None:
-        rows = rows.filter(workspace_id__in=list(workspace_ids))
-    totals = (
-        rows.values("workspace_id")
-        .order_by()
-        .annotate(total=Sum(F("prompt_tokens") + F("completion_tokens")))
-    )
-    return {row["workspace_id"]: int(row["total"] or 0) for row in totals}
-
-
-def tokens_today(workspace: Workspace) -> int:
-    """Prompt + completion tokens the workspace's chat used today (0 without chat models)."""
-    return tokens_today_by_workspace([workspace.pk]).get(workspace.pk, 0)
-
-
-def stored_totals(workspace: Workspace) -> tuple[int, int]:
-    """(documents, bytes) the workspace stores: every document counts, failed ones too, since
-    their originals take the same space."""
-    document = apps.get_model("documents", "Document")
-    totals = document.objects.filter(workspace=workspace).aggregate(
-        n=Count("pk"), size=Coalesce(Sum("size"), 0)
-    )
-    return int(totals["n"]), int(totals["size"])
 
 
 @dataclass(frozen=True)
@@ -161,73 +97,45 @@ class Usage:
         ]
 
 
+StoredTotals = Callable[[Workspace], tuple[int, int]]
+TokensToday = Callable[[Workspace], int]
+
+
+def _unregistered(workspace: Workspace) -> NoReturn:
+    raise LookupError("a usage reader was not registered: is its app in INSTALLED_APPS?")
+
+
+@dataclass
+class _Readers:
+    stored_totals: StoredTotals = _unregistered
+    tokens_today: TokensToday = _unregistered
+
+
+_readers = _Readers()
+
+
+def provide_usage(
+    *, stored_totals: StoredTotals | None = None, tokens_today: TokensToday | None = None
+) -> None:
+    """Register the reader of a usage figure; called once by the app that owns the figure."""
+    if stored_totals is not None:
+        _readers.stored_totals = stored_totals
+    if tokens_today is not None:
+        _readers.tokens_today = tokens_today
+
+
 def usage_today(workspace: Workspace) -> Usage:
-    """Documents, bytes and today's chat tokens of the workspace, with its limits."""
-    documents, size = stored_totals(workspace)
+    """Documents, bytes and today's chat tokens of the workspace, with its limits.
+
+    Raises LookupError if an owning app has not registered its reader: a wrong zero on a
+    limits page would be worse than an error.
+    """
+    documents, size = _readers.stored_totals(workspace)
     return Usage(
         documents=documents,
         bytes=size,
-        tokens_today=tokens_today(workspace),
+        tokens_today=_readers.tokens_today(workspace),
         max_documents=workspace.max_documents,
         max_bytes=workspace.max_bytes,
         max_tokens_per_day=workspace.max_tokens_per_day,
     )
-
-
-def has_upload_limits(workspace: Workspace) -> bool:
-    return workspace.max_documents is not None or workspace.max_bytes is not None
-
-
-def check_upload_allowed(workspace: Workspace, *, name: str, size: int) -> None:
-    """Raise LimitReached when one more file of ``size`` bytes would break the workspace's
-    document or storage limit. The message names the file, so a batch upload says which files
-    were refused.
-
-    Called twice by the upload service: before the file is stored (cheap refusal) and again with
-    the workspace row locked, so two concurrent uploads cannot both take the last place.
-    """
-    if not has_upload_limits(workspace):
-        return
-    documents, used = stored_totals(workspace)
-    if workspace.max_documents is not None and documents + 1 > workspace.max_documents:
-        raise LimitReached(
-            _(
-                "%(name)s was not uploaded: this workspace has reached its limit of "
-                "%(limit)s documents."
-            )
-            % {"name": name, "limit": workspace.max_documents}
-        )
-    if workspace.max_bytes is not None and used + size > workspace.max_bytes:
-        raise LimitReached(
-            _(
-                "%(name)s was not uploaded: at %(size)s it would take this workspace over its "
-                "storage limit of %(limit)s (%(used)s used)."
-            )
-            % {
-                "name": name,
-                "size": filesizeformat(size),
-                "limit": filesizeformat(workspace.max_bytes),
-                "used": filesizeformat(used),
-            }
-        )
-
-
-def check_chat_allowed(workspace: Workspace) -> None:
-    """Raise LimitReached when the workspace's chat tokens today reached its daily limit.
-
-    The chat app calls this before it sends a question to the provider. The check is on what
-    was already used, so the question that crosses the limit is answered and the next one is
-    refused: an answer is never cut off half-way.
-    """
-    limit = workspace.max_tokens_per_day
-    if limit is None:
-        return
-    used = tokens_today(workspace)
-    if used >= limit:
-        raise LimitReached(
-            _(
-                "This workspace has used its %(limit)s chat tokens for today (%(used)s used). "
-                "Chat works again tomorrow, or ask a site administrator to raise the limit."
-            )
-            % {"limit": f"{limit:,}", "used": f"{used:,}"}
-        )

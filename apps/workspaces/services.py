@@ -58,6 +58,13 @@ def create_workspace(*, owner: User, name: str, personal: bool = False) -> Works
     return workspace
 
 
+def create_personal_workspace(*, user: User, **_signal: object) -> Workspace:
+    """The workspace every new account starts with (receiver of ``user_registered``)."""
+    return create_workspace(
+        owner=user, name=_("%(name)s's workspace") % {"name": user.label}, personal=True
+    )
+
+
 def rename_workspace(*, actor: Membership, name: str) -> Workspace:
     if not actor.can_manage:
         raise WorkspaceError(_("Only owners and admins can rename the workspace."))

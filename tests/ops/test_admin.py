@@ -67,6 +67,18 @@ def test_document_actions_retry_failed_and_reextract_ready(superuser):
     assert superuser.ready.status == Status.QUEUED and superuser.ready.refresh_requested
 
 
+def test_workspace_list_counts_members_and_documents_without_multiplying(superuser, rf, member):
+    """Three documents and two members: each sum counts each row once."""
+    team = superuser.team
+    request = rf.get("/")
+    request.user = superuser.staff
+    [row] = admin_site._registry[Workspace].get_queryset(request).filter(pk=team.pk)
+    documents = team.documents.all()
+    assert row.n_members == Membership.objects.filter(workspace=team).count() == 2
+    assert row.n_documents == documents.count() == 3
+    assert row.n_bytes == sum(d.size for d in documents)
+
+
 def test_workspace_list_shows_usage_and_edits_limits(superuser):
     client = login(superuser.staff)
     body = client.get(_url(Workspace, "changelist")).content.decode().replace("\xa0", " ")

@@ -9,8 +9,10 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from apps.chat import limits
+from apps.chat.models import Conversation, Message
 from apps.documents.models import Document
-from apps.workspaces import limits
+from apps.workspaces.limits import LimitReached, usage_today
 from apps.workspaces.models import Workspace
 from tests.test_workspace_access import login
 
@@ -88,76 +90,65 @@ def test_without_limits_uploads_are_not_counted(team, member):
     assert Document.objects.filter(workspace=team).count() == 3
 
 
-def test_chat_is_refused_once_todays_tokens_reach_the_limit(team, monkeypatch):
-    used = {"tokens": 0}
-    monkeypatch.setattr(limits, "tokens_today", lambda workspace: used["tokens"])
+def spend(workspace: Workspace, prompt: int, completion: int = 0, **extra) -> None:
+    """One answered chat message of the workspace that used these tokens."""
+    conversation = Conversation.objects.create(workspace=workspace)
+    Message.objects.create(
+        conversation=conversation,
+        workspace=workspace,
+        role="assistant",
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        **extra,
+    )
+
+
+def test_chat_is_refused_once_todays_tokens_reach_the_limit(team):
     limits.check_chat_allowed(team)  # no limit set
     team.max_tokens_per_day = 10_000
-    used["tokens"] = 9_999
+    spend(team, 9_000, 999)
     limits.check_chat_allowed(team)
-    used["tokens"] = 10_000
-    with pytest.raises(limits.LimitReached) as refused:
+    spend(team, 1)
+    with pytest.raises(LimitReached) as refused:
         limits.check_chat_allowed(team)
     assert str(refused.value) == (
         "This workspace has used its 10,000 chat tokens for today (10,000 used). "
         "Chat works again tomorrow, or ask a site administrator to raise the limit."
     )
-    assert limits.usage_today(team).tokens_today == 10_000
+    assert usage_today(team).tokens_today == 10_000
 
 
-def test_chat_refusal_is_translated(team, monkeypatch):
+def test_chat_refusal_is_translated(team):
     from django.utils import translation
 
-    monkeypatch.setattr(limits, "tokens_today", lambda workspace: 50)
+    spend(team, 50)
     team.max_tokens_per_day = 50
-    with translation.override("zh-hans"), pytest.raises(limits.LimitReached) as refused:
+    with translation.override("zh-hans"), pytest.raises(LimitReached) as refused:
         limits.check_chat_allowed(team)
     assert "今天" in str(refused.value)
 
 
 def test_tokens_today_counts_todays_chat_messages_of_the_workspace(team, owner):
-    message = limits.message_model()
-    if message is None:
-        pytest.skip("the chat app has no Message model on this branch")
     from datetime import timedelta
 
     from django.utils import timezone
 
-    conversation_model = message._meta.get_field("conversation").related_model
-    conversation = conversation_model.objects.create(workspace=team, created_by=owner)
     other = Workspace.objects.create(name="Other", slug="other")
-    other_conversation = conversation_model.objects.create(workspace=other, created_by=owner)
-
-    def add(conv, prompt: int, completion: int, **extra) -> None:
-        message.objects.create(
-            conversation=conv,
-            workspace=conv.workspace,
-            role="assistant",
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            **extra,
-        )
-
-    add(conversation, 600, 150)
-    add(conversation, 200, 50, cached_tokens=100)
-    add(conversation, 5000, 5000, created_at=timezone.now() - timedelta(days=2))
-    add(other_conversation, 7000, 7000)
+    spend(team, 600, 150)
+    spend(team, 200, 50, cached_tokens=100)
+    spend(team, 5000, 5000, created_at=timezone.now() - timedelta(days=2))
+    spend(other, 7000, 7000)
     assert limits.tokens_today(team) == 1000
+    assert usage_today(team).tokens_today == 1000
     team.max_tokens_per_day = 1000
-    with pytest.raises(limits.LimitReached):
+    with pytest.raises(LimitReached):
         limits.check_chat_allowed(team)
     team.max_tokens_per_day = 1001
     limits.check_chat_allowed(team)
 
 
-def test_usage_is_zero_without_chat_models(team, monkeypatch):
-    monkeypatch.setattr(limits, "message_model", lambda: None)
-    assert limits.tokens_today(team) == 0
-    assert limits.tokens_today_by_workspace() == {}
-
-
-def test_workspace_page_shows_usage_against_limits(team, member, monkeypatch):
-    monkeypatch.setattr(limits, "tokens_today", lambda workspace: 4_321)
+def test_workspace_page_shows_usage_against_limits(team, member):
+    spend(team, 4_000, 321)
     Workspace.objects.filter(pk=team.pk).update(
         max_documents=10, max_bytes=1024 * 1024, max_tokens_per_day=50_000
     )

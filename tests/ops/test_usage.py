@@ -1,7 +1,6 @@
 """Chat usage on the dashboard: tokens and cost per day, model and workspace, cached apart.
 
-The figures come from the chat app's Message rows; on a branch where the chat app has no
-models yet these tests skip (the selector then reports "not available", tested below).
+The figures come from the chat app's Message rows.
 """
 
 from __future__ import annotations
@@ -12,8 +11,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from apps.chat import limits
+from apps.chat.models import Conversation, Message
 from apps.ops import selectors
-from apps.workspaces import limits
 from tests.test_workspace_access import login
 
 from .seed import seed_site
@@ -21,24 +21,14 @@ from .seed import seed_site
 pytestmark = pytest.mark.django_db
 
 
-def test_without_chat_models_usage_is_reported_unavailable(monkeypatch):
-    monkeypatch.setattr(limits, "message_model", lambda: None)
-    report = selectors.chat_usage()
-    assert not report.available and report.by_day == []
-
-
 @pytest.fixture
 def messages(team):
-    message = limits.message_model()
-    if message is None:
-        pytest.skip("the chat app has no Message model on this branch")
     site = seed_site(team)
-    conversation_model = message._meta.get_field("conversation").related_model
     now = timezone.now()
 
     def add(workspace, model: str, prompt: int, cached: int, completion: int, cost: str, **kw):
-        conversation = conversation_model.objects.create(workspace=workspace)
-        message.objects.create(
+        conversation = Conversation.objects.create(workspace=workspace)
+        Message.objects.create(
             conversation=conversation,
             workspace=workspace,
             role="assistant",
@@ -59,7 +49,7 @@ def messages(team):
 
 def test_usage_per_day_model_and_workspace_with_cached_tokens_apart(messages):
     report = selectors.chat_usage(days=30)
-    assert report.available and len(report.by_day) == 30
+    assert len(report.by_day) == 30
     today, two_days_ago = report.by_day[-1], report.by_day[-3]
     assert (today.prompt, today.cached, today.fresh, today.completion) == (4000, 2000, 2000, 700)
     assert today.cost == Decimal("0.018") and today.messages == 2

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from ninja import Router
 
 from apps.chat.models import Message, Role
-from apps.workspaces import limits
+from apps.workspaces.limits import day_bounds, usage_today
 
 from ..auth import ApiRequest
 from ..errors import ApiError
@@ -33,7 +33,7 @@ def usage(request: ApiRequest, days: int = 30) -> Any:
     workspace = request.workspace
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
-    start, _end = limits.day_bounds(first)
+    start, _end = day_bounds(first)
     rows = (
         Message.objects.filter(workspace=workspace, role=Role.ASSISTANT, created_at__gte=start)
         .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
@@ -48,7 +48,7 @@ def usage(request: ApiRequest, days: int = 30) -> Any:
         )
     )
     by_day = {r["day"]: r for r in rows}
-    now = limits.usage_today(workspace)
+    now = usage_today(workspace)
     listed = []
     for i in range(days):
         day = first + timedelta(days=i)
