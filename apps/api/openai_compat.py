@@ -7,7 +7,12 @@ assistant turns before it are the history; the client's own system messages are 
 because the workspace's ready documents, as the chat page builds them (context builder, token
 budget, citation and quotation checks), are the system messages. Each request is kept as a
 conversation of its own, so it shows in the workspace's usage and counts against its daily
-token limit. `stream`, `max_tokens` (capped by the model's room) and `temperature` are honoured.
+token limit. `stream`, `max_tokens` (capped by the model's room), `temperature`, `top_p`,
+`stop` and the penalties are honoured. OpenAI's temperature runs from 0 to 2, Moonshot's from 0
+to 1 (reference §5.1): a higher one is sent as 1, the provider's most varied, instead of failing
+the answer. One choice per request (`n` must be 1), and no function calling (`tools`): a request
+asking for either is refused with a 400 that says so, never silently answered otherwise. A
+request refused before its answer starts (a daily limit reached) leaves no conversation behind.
 
 Errors use OpenAI's shape, `{"error": {"message", "type", "code"}}` (what the SDKs read), with
 the API's `code` and `message` beside it.
@@ -41,6 +46,7 @@ from .errors import ApiError
 from .v1.conversations import chat_error
 
 MODEL_PREFIX = "docqa/"
+MAX_STOPS, MAX_STOP_BYTES = 5, 32  # the provider's limits (reference §5.1)
 
 api = NinjaAPI(
     title="DocQA OpenAI-compatible API",
@@ -95,7 +101,42 @@ class CompletionIn(Schema):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    stop: str | list[str] | None = None
+    n: int | None = None
+    tools: list[dict[str, Any]] | None = None
     stream_options: dict[str, Any] | None = None
+
+    def sampling(self) -> dict[str, Any]:
+        """What goes upstream as it is; raises ApiError for what DocQA cannot honour."""
+        if self.n not in (None, 1):
+            raise ApiError(
+                400, "unsupported", _("DocQA answers with one choice per request: n must be 1.")
+            )
+        if self.tools:
+            raise ApiError(
+                400,
+                "unsupported",
+                _("DocQA models answer from documents; tools are not supported."),
+            )
+        stops = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
+        if len(stops) > MAX_STOPS or any(len(s.encode()) > MAX_STOP_BYTES for s in stops):
+            raise ApiError(
+                400,
+                "invalid_input",
+                _("stop takes at most %(n)d strings of at most %(bytes)d bytes each.")
+                % {"n": MAX_STOPS, "bytes": MAX_STOP_BYTES},
+            )
+        sampling: dict[str, Any] = {
+            "temperature": None if self.temperature is None else min(self.temperature, 1.0),
+            "top_p": self.top_p,
+            "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+            "stop": stops or None,
+        }
+        return {name: value for name, value in sampling.items() if value is not None}
 
 
 def _model_id(request: ApiRequest) -> str:
@@ -139,21 +180,22 @@ def _start(request: ApiRequest, body: CompletionIn) -> PreparedTurn:
             404, "model_not_found", _("No such model: %(model)s.") % {"model": body.model}
         )
     question, history = _question_and_history(body)
+    sampling = body.sampling()
     membership = request.membership
+    conversation = services.create_conversation(workspace=request.workspace, user=membership.user)
     try:
-        conversation = services.create_conversation(
-            workspace=request.workspace,
-            user=membership.user,
-        )
         turn = services.start_turn(
             conversation=conversation, membership=membership, question=question, history=history
         )
     except services.ChatError as error:
+        # Refused before an answer began (e.g. the daily limit): keep no empty conversation.
+        # Not one transaction instead: planning may ask the provider to count tokens.
+        conversation.delete()
         raise chat_error(error) from error
     finally:
         release_db_connections()
     turn.priority = Priority.API
-    turn.temperature = body.temperature
+    turn.sampling = sampling
     wanted = body.max_completion_tokens or body.max_tokens
     if wanted is not None:
         turn.plan.max_tokens = min(turn.plan.max_tokens, wanted)

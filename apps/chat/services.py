@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -129,9 +130,10 @@ class PreparedTurn:
     quote_sources: dict[str, str] = field(default_factory=dict)
     # Why the question cannot be sent (the documents do not fit any model); "" when it can.
     refusal: str = ""
-    # Set by the API (apps/api): its calls queue behind people's, and may ask a temperature.
+    # Set by the API (apps/api): its calls queue behind people's, and may set temperature,
+    # top_p, stop and penalties (added to the provider request as they are).
     priority: Priority = Priority.INTERACTIVE
-    temperature: float | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
 
 
 def make_title(question: str) -> str:

@@ -136,7 +136,7 @@ async def _provider_answer(
         on_wait=on_wait,
         on_sent=open_answer,
         prompt_tokens=turn.plan.prompt_tokens,
-        temperature=turn.temperature,
+        sampling=turn.sampling,
         priority=turn.priority,
     ):
         if chunk.text:

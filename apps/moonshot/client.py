@@ -90,12 +90,13 @@ def _chat_body(
     messages: Sequence[Message],
     model: str,
     max_tokens: int,
-    temperature: float | None,
+    sampling: Mapping[str, Any] | None,
     stream: bool,
 ) -> dict[str, Any]:
+    """The request body; ``sampling`` adds the caller's temperature, top_p, stop, penalties
+    (checked by the caller against the reference's ranges, §5.1)."""
     body: dict[str, Any] = {"model": model, "messages": list(messages), "max_tokens": max_tokens}
-    if temperature is not None:
-        body["temperature"] = temperature
+    body.update(sampling or {})
     if stream:
         body["stream"] = True
     return body
@@ -266,13 +267,13 @@ class MoonshotClient(_Base):
         *,
         model: str,
         max_tokens: int = DEFAULT_MAX_TOKENS,
-        temperature: float | None = None,
+        sampling: Mapping[str, Any] | None = None,
         priority: Priority = Priority.INTERACTIVE,
     ) -> ChatResult:
         response = self._request(
             "POST",
             "/chat/completions",
-            json=_chat_body(messages, model, max_tokens, temperature, stream=False),
+            json=_chat_body(messages, model, max_tokens, sampling, stream=False),
             cost_tokens=chat_cost(messages, max_tokens),
             priority=priority,
         )
@@ -342,7 +343,7 @@ class AsyncMoonshotClient(_Base):
         *,
         model: str,
         max_tokens: int = DEFAULT_MAX_TOKENS,
-        temperature: float | None = None,
+        sampling: Mapping[str, Any] | None = None,
         on_wait: Callable[[WaitInfo], Any] | None = None,
         on_sent: Callable[[], Any] | None = None,
         prompt_tokens: int | None = None,
@@ -359,7 +360,7 @@ class AsyncMoonshotClient(_Base):
         the generator (Stop, a closed tab, cancellation) closes the upstream connection and
         frees the slot.
         """
-        body = _chat_body(messages, model, max_tokens, temperature, stream=True)
+        body = _chat_body(messages, model, max_tokens, sampling, stream=True)
         cost = chat_cost(messages, max_tokens, prompt_tokens)
         for attempt in range(self.retry.max_attempts):
             started = False

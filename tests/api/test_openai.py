@@ -67,14 +67,44 @@ def test_max_tokens_and_temperature_reach_the_provider(sdk, team):
         temperature=0.2,
     )
     assert short.choices[0].finish_reason == "length" and short.usage.completion_tokens <= 3
-    # The emulator, like Moonshot, refuses temperature > 1 for moonshot-v1 models.
-    with pytest.raises(openai.APIStatusError) as refused:
+    # OpenAI's scale runs to 2, Moonshot's to 1 (the emulator, like Moonshot, refuses more for
+    # moonshot-v1 models): 1.5 is sent as 1, and answered.
+    varied = sdk.chat.completions.create(
+        model=f"docqa/{team.slug}",
+        messages=[{"role": "user", "content": QUESTION}],
+        temperature=1.5,
+        top_p=0.9,
+        stop=["\n\n\n"],
+    )
+    assert "every 90 days" in varied.choices[0].message.content
+
+
+def test_what_cannot_be_honoured_is_refused_and_leaves_no_conversation(sdk, team):
+    asks = {
+        "n": {"n": 2},
+        "tools": {"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]},
+        "stop": {"stop": ["a", "b", "c", "d", "e", "f"]},
+    }
+    for what, extra in asks.items():
+        with pytest.raises(openai.BadRequestError) as refused:
+            sdk.chat.completions.create(
+                model=f"docqa/{team.slug}",
+                messages=[{"role": "user", "content": QUESTION}],
+                **extra,
+            )
+        assert what in refused.value.body["message"], refused.value.body
+    Workspace.objects.filter(pk=team.pk).update(max_tokens_per_day=1)
+    Message.objects.create(
+        conversation=Conversation.objects.create(workspace=team),
+        workspace=team,
+        role=Role.ASSISTANT,
+        prompt_tokens=5,
+    )
+    with pytest.raises(openai.RateLimitError):
         sdk.chat.completions.create(
-            model=f"docqa/{team.slug}",
-            messages=[{"role": "user", "content": QUESTION}],
-            temperature=1.5,
+            model=f"docqa/{team.slug}", messages=[{"role": "user", "content": QUESTION}]
         )
-    assert refused.value.status_code == 502
+    assert Conversation.objects.count() == 1  # only the one made above
 
 
 def test_history_is_sent_and_client_system_messages_are_not(sdk, team, online, monkeypatch):
