@@ -43,7 +43,8 @@ def oidc_providers(env: environ.Env) -> dict[str, Any]:
             "APPS": [
                 {
                     "provider_id": PROVIDER_ID,
-                    "name": env("DOCQA_OIDC_NAME", default="").strip() or "Single sign-on",
+                    # Empty: the button's translated "Single sign-on" (apps.accounts.selectors).
+                    "name": env("DOCQA_OIDC_NAME", default="").strip(),
                     "client_id": values["DOCQA_OIDC_CLIENT_ID"],
                     "secret": values["DOCQA_OIDC_CLIENT_SECRET"],
                     "settings": {"server_url": values["DOCQA_OIDC_ISSUER"].rstrip("/")},

@@ -74,6 +74,9 @@ def test_existing_user_is_matched_by_verified_email(oidc):
     assert signed_in_as(client) == local
     assert User.objects.filter(email__iexact="alice@example.com").count() == 1
     assert SocialAccount.objects.get(user=local).provider == "sso"
+    # allauth's guard: whoever set the password may have registered someone else's address
+    local.refresh_from_db()
+    assert not local.has_usable_password()
 
 
 def test_unverified_email_does_not_take_over_an_existing_account(oidc):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from docqa.sso import PROVIDER_ID
 
@@ -23,4 +24,4 @@ def single_sign_on() -> SingleSignOn | None:
     if app is None:
         return None
     url = reverse("openid_connect_login", kwargs={"provider_id": PROVIDER_ID})
-    return SingleSignOn(name=app["name"], login_url=url)
+    return SingleSignOn(name=app["name"] or _("Single sign-on"), login_url=url)
