@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import environ
+import httpx
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.signals import user_logged_in
@@ -195,3 +196,30 @@ def test_settings_parse_and_refuse_half_configurations(monkeypatch):
     monkeypatch.delenv("DOCQA_OIDC_CLIENT_SECRET", raising=False)
     with pytest.raises(ImproperlyConfigured, match="DOCQA_OIDC_CLIENT_ID"):
         oidc_providers(environ.Env())
+
+
+def test_deactivated_account_gets_a_clear_page(oidc):
+    user = make_user("gone@example.com")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    client = Client()
+    response = sso_sign_in(client, Identity("gone@example.com", "Gone"))
+    assert response.status_code == 423
+    assert "This account is deactivated" in response.content.decode()
+    assert signed_in_as(client) is None
+
+
+def test_provider_without_an_email_claim_gets_a_clear_page(oidc):
+    oidc.config.auto_approve = Identity("", "No Mail", sub="no-mail-1")  # no e-mail released
+    client = Client()
+    redirect = httpx.get(start(client))  # auto-approved: straight back with a code
+    assert redirect.status_code == 302
+    response = client.get(redirect.headers["location"])
+    assert response.status_code == 422
+    assert "did not tell DocQA your e-mail address" in response.content.decode()
+    assert not User.objects.exists()
+
+
+def test_without_sso_configured_the_login_url_is_a_404(settings):
+    settings.SOCIALACCOUNT_PROVIDERS = {}
+    assert Client().post("/accounts/oidc/sso/login/").status_code == 404
