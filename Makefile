@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TEST_REDIS_DB ?= 15
 PYTEST_ARGS ?=
 
-.PHONY: install run run-emulator test lint format bench services-up services-down browser clean messages
+.PHONY: install run run-emulator run-oidc test lint format bench services-up services-down browser clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ run: install
 # without an API key (answers quote the best-matching sentence of your documents).
 run-emulator: install
 	DOCQA_EMULATOR=1 $(BIN)/python -m docqa.runstack
+
+# The app with single sign-on through a local test OpenID Connect provider (tools/oidc_provider,
+# on port 8766): "Sign in with Local test IdP" on the login page, then pick a test identity.
+run-oidc: install
+	DOCQA_LOCAL_OIDC=1 $(BIN)/python -m docqa.runstack
 
 # Debian's Chromium for the Playwright browser tests (Playwright's own browser download
 # cannot work offline). Installed only when missing.

@@ -57,6 +57,29 @@ def _emulator(env: dict[str, str]) -> dict[str, list[str]]:
     }
 
 
+LOCAL_OIDC_SECRET = "docqa-oidc-dev-secret"  # noqa: S105 (the local test provider's own client)
+
+
+def _oidc_provider(env: dict[str, str], port: str) -> dict[str, list[str]]:
+    """With DOCQA_LOCAL_OIDC=1 (`make run-oidc`), run the loopback OpenID Connect provider
+    (tools/oidc_provider: a page of test identities) and sign in through it."""
+    if os.environ.get("DOCQA_LOCAL_OIDC", "") not in ("1", "true", "yes"):
+        return {}
+    idp_port = os.environ.get("DOCQA_LOCAL_OIDC_PORT", "8766")
+    env.update(
+        DOCQA_OIDC_ISSUER=f"http://127.0.0.1:{idp_port}",
+        DOCQA_OIDC_CLIENT_ID="docqa",
+        DOCQA_OIDC_CLIENT_SECRET=LOCAL_OIDC_SECRET,
+    )
+    env.setdefault("DOCQA_OIDC_NAME", "Local test IdP")
+    callback = "/accounts/oidc/sso/login/callback/"
+    print(f"Single sign-on through the local test provider on port {idp_port}.", flush=True)
+    argv = [PYTHON, "-m", "tools.oidc_provider", "--port", idp_port]
+    for host in ("127.0.0.1", "localhost"):
+        argv += ["--redirect-uri", f"http://{host}:{port}{callback}"]
+    return {"oidc-provider": [*argv, "--client-secret", LOCAL_OIDC_SECRET]}
+
+
 # The web server borrows database connections from a bounded pool (see DJANGO_DB_POOL_SIZE in
 # settings); the Celery processes connect per use.
 PROCESS_ENV = {"web": {"DJANGO_DB_POOL_SIZE": os.environ.get("DJANGO_DB_POOL_SIZE", "20")}}
@@ -128,7 +151,11 @@ def main() -> int:
             # Without DEBUG, pages link hashed names from the collected manifest: without it
             # every page is a 500.
             _manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
-        processes = {**_emulator(env), **_processes(host, port, workers)}
+        processes = {
+            **_emulator(env),
+            **_oidc_provider(env, port),
+            **_processes(host, port, workers),
+        }
         supervisor = Supervisor(
             {
                 name: (argv, {**env, **PROCESS_ENV.get(name, {})})

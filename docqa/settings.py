@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from docqa.sso import oidc_providers, parse_auto_join
 from docqa.storage import default_storage_config, is_remote
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +52,11 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.exports",
     "apps.sharing",
+    # Single sign-on (docqa/sso.py): allauth's social login with its OpenID Connect provider.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     # django-ninja's Swagger page from our own static files, not a CDN (the app runs offline).
     "ninja",
 ]
@@ -67,6 +73,8 @@ MIDDLEWARE = [
     "apps.core.async_middleware.CsrfViewMiddleware",
     "apps.core.async_middleware.AuthenticationMiddleware",
     "apps.core.async_middleware.MessageMiddleware",
+    # allauth's request context for its login flow; sync and async both, so no thread hop.
+    "allauth.account.middleware.AccountMiddleware",
     "apps.core.async_middleware.XFrameOptionsMiddleware",
     "apps.core.async_middleware.ConcurrencyGateMiddleware",
 ]
@@ -96,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "apps.workspaces.context_processors.workspace_nav",
+                "apps.accounts.context_processors.login_options",
             ],
         },
     },
@@ -372,6 +381,35 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+
+# --- Single sign-on: OpenID Connect through django-allauth (docqa/sso.py, docs/sso.md) ----------
+# Off: the login page has no password form, password POSTs are refused and nobody can sign up
+# with a password; people sign in through the identity provider only.
+DOCQA_PASSWORD_LOGIN = env.bool("DOCQA_PASSWORD_LOGIN", default=True)
+SOCIALACCOUNT_PROVIDERS = oidc_providers(env)
+DOCQA_SSO_AUTO_JOIN = parse_auto_join(env("DOCQA_SSO_AUTO_JOIN", default=""))
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# Our User has no username: the e-mail is the login. Local sign-up and login stay in
+# apps/accounts; allauth serves only the OIDC redirect flow (no allauth account URLs).
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "apps.accounts.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "apps.accounts.sso.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+# An identity provider that vouches for an e-mail (email_verified: true) signs its owner in to
+# the local account with that e-mail, and links the two; an unverified one never does.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the button POSTs (with CSRF); a GET shows a confirm page
+SOCIALACCOUNT_STORE_TOKENS = False
+# Seconds to wait for the identity provider (discovery, token, userinfo) before "unreachable".
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env.int("DOCQA_OIDC_TIMEOUT", default=10)
 
 # --- Mail ---------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -20,6 +20,7 @@ from apps.workspaces.models import Membership, Role, Workspace
 from apps.workspaces.services import create_workspace
 from docqa.processes import work
 from tests.browser import browser_page, live_app  # noqa: F401  (fixtures for every test)
+from tests.oidc import oidc, oidc_server  # noqa: F401  (fixtures for every test)
 from tests.provider import (  # noqa: F401  (fixtures for every test)
     async_provider,
     emulator,

@@ -7,6 +7,7 @@ Rule violations raise WorkspaceError with a message fit to show the user.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
@@ -20,6 +21,8 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import User
 
 from .models import Invitation, Membership, Role, Workspace
+
+logger = logging.getLogger(__name__)
 
 
 class WorkspaceError(Exception):
@@ -63,6 +66,30 @@ def create_personal_workspace(*, user: User, **_signal: object) -> Workspace:
     return create_workspace(
         owner=user, name=_("%(name)s's workspace") % {"name": user.label}, personal=True
     )
+
+
+def auto_join(*, user: User, verified_emails: list[str], **_signal: object) -> list[Membership]:
+    """Memberships ``DOCQA_SSO_AUTO_JOIN`` gives for these verified e-mails' domains (receiver
+    of ``first_single_sign_on``). An existing membership keeps its role.
+
+    What can fail: a rule naming a workspace that does not exist is skipped with a warning.
+    """
+    rules = settings.DOCQA_SSO_AUTO_JOIN
+    joined = []
+    for email in verified_emails:
+        rule = rules.get(email.rpartition("@")[2].lower())
+        if rule is None:
+            continue
+        slug, role = rule
+        workspace = Workspace.objects.filter(slug=slug).first()
+        if workspace is None:
+            logger.warning("DOCQA_SSO_AUTO_JOIN names workspace %r, which does not exist.", slug)
+            continue
+        membership, _created = Membership.objects.get_or_create(
+            workspace=workspace, user=user, defaults={"role": Role(role)}
+        )
+        joined.append(membership)
+    return joined
 
 
 def rename_workspace(*, actor: Membership, name: str) -> Workspace:
