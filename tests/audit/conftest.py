@@ -35,3 +35,10 @@ def staff(db):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     return user
+
+
+def no_event(step: Callable[[], Any]) -> None:
+    """Run ``step``; assert it recorded nothing."""
+    with new_events() as events:
+        step()
+    assert events == []
