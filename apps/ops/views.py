@@ -10,13 +10,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
+from apps.audit import views as audit_views
 from apps.moonshot.models import Retention
 from apps.workspaces import limits
 from apps.workspaces.models import Workspace
@@ -227,3 +229,15 @@ def workspace_limits(request: HttpRequest, workspace_id: int) -> HttpResponse:
         status=400 if form.is_bound else 200,
     )
 
+
+@staff_view
+@require_safe
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Every workspace's events and the site's own (sign-ins, reconciles), with filters."""
+    return audit_views.page(request, site=True, export_url=reverse("ops:audit_export"))
+
+
+@staff_view
+@require_safe
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    return audit_views.export(request, site=True, name="site")
