@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -27,7 +28,7 @@ from apps.audit.models import Action
 
 from .client import MoonshotClient
 from .errors import MoonshotError
-from .models import FileStoreQuota, RemoteFile, RemoteFileState
+from .models import FileStorePolicy, FileStoreQuota, RemoteFile, RemoteFileState
 
 logger = logging.getLogger(__name__)
 REMOTE_PREFIX = "docqa-"
@@ -255,6 +256,25 @@ def release_due(client: MoonshotClient, *, limit: int = 200) -> int:
             _note_failure(slot.pk, error)
             break
     return released
+
+
+POLICY_FIELDS = ("retention", "keep_files", "keep_bytes")
+
+
+def save_policy(policy: FileStorePolicy, *, actor: Any = None, request: Any = None) -> None:
+    """Save the retention policy row and, when it changed, record who changed it from what to
+    what (a site event); the dashboard and the Django admin both save through here."""
+    with transaction.atomic():
+        before = FileStorePolicy.objects.filter(pk=policy.pk).values(*POLICY_FIELDS).first()
+        policy.save()
+        after = {name: getattr(policy, name) for name in POLICY_FIELDS}
+        if before != after:
+            audit.record(
+                Action.POLICY_CHANGED,
+                actor=actor,
+                request=request,
+                details={"from": before, "to": after},
+            )
 
 
 EVICTED_NAMES_KEPT = 50  # remote names listed in one audit event; the count is always exact

@@ -35,6 +35,7 @@ from apps.moonshot.models import (
     RemoteFileState,
     Retention,
 )
+from apps.workspaces import limits
 from apps.workspaces.models import Workspace
 
 RECONCILE_DEBOUNCE_SECONDS = 30
@@ -162,21 +163,8 @@ def update_policy(
     if not 0 <= keep_files <= caps.files or not 0 <= keep_bytes <= caps.bytes:
         raise OpsError(_("The keep marks must stay within the file store's caps."))
     policy = FileStorePolicy.current()
-    before = {
-        "retention": policy.retention,
-        "keep_files": policy.keep_files,
-        "keep_bytes": policy.keep_bytes,
-    }
     policy.retention, policy.keep_files, policy.keep_bytes = retention, keep_files, keep_bytes
-    policy.save()
-    after = {"retention": retention, "keep_files": keep_files, "keep_bytes": keep_bytes}
-    if before != after:
-        audit.record(
-            Action.POLICY_CHANGED,
-            actor=actor,
-            request=request,
-            details={"from": before, "to": after},
-        )
+    filestore.save_policy(policy, actor=actor, request=request)
     if retention == Retention.KEEP and provider_configured():
         transaction.on_commit(enforce_retention.delay)
     return policy
@@ -201,24 +189,11 @@ def set_workspace_limits(
     for value in (max_documents, max_bytes, max_tokens_per_day):
         if value is not None and value < 0:
             raise OpsError(_("Limits cannot be negative."))
-    fields = ["max_documents", "max_bytes", "max_tokens_per_day"]
-    before = {name: getattr(workspace, name) for name in fields}
-    after = {
-        "max_documents": max_documents,
-        "max_bytes": max_bytes,
-        "max_tokens_per_day": max_tokens_per_day,
-    }
+    before = limits.limits_of(workspace)
     with transaction.atomic():
-        for name, value in after.items():
-            setattr(workspace, name, value)
-        workspace.save(update_fields=fields)
-        if before != after:
-            audit.record(
-                Action.WORKSPACE_LIMITS_CHANGED,
-                actor=actor,
-                workspace=workspace,
-                target=workspace,
-                request=request,
-                details={"from": before, "to": after},
-            )
+        workspace.max_documents = max_documents
+        workspace.max_bytes = max_bytes
+        workspace.max_tokens_per_day = max_tokens_per_day
+        workspace.save(update_fields=list(limits.LIMIT_FIELDS))
+        limits.record_change(workspace, before, actor=actor, request=request)
     return workspace

@@ -17,15 +17,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from apps.audit import services as audit
+from apps.audit.models import Action
 
 from .models import Workspace
 
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
     from apps.chat.models import Message  # for its type only; looked up by name at run time
 
 __all__ = [
+    "LIMIT_FIELDS",
     "LimitReached",
     "Meter",
     "Usage",
@@ -42,12 +47,43 @@ __all__ = [
     "check_upload_allowed",
     "day_bounds",
     "has_upload_limits",
+    "limits_of",
     "message_model",
+    "record_change",
     "stored_totals",
     "tokens_today",
     "tokens_today_by_workspace",
     "usage_today",
 ]
+
+
+LIMIT_FIELDS = ("max_documents", "max_bytes", "max_tokens_per_day")
+
+
+def limits_of(workspace: Workspace) -> dict[str, int | None]:
+    return {name: getattr(workspace, name) for name in LIMIT_FIELDS}
+
+
+def record_change(
+    workspace: Workspace,
+    before: dict[str, int | None],
+    *,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Record in the workspace's audit log that a site admin changed its limits, from
+    ``before`` to what the workspace holds now; nothing when they are the same. Every place
+    that sets limits (the ops page, the Django admin) calls this after saving."""
+    after = limits_of(workspace)
+    if after != before:
+        audit.record(
+            Action.WORKSPACE_LIMITS_CHANGED,
+            actor=actor,
+            workspace=workspace,
+            target=workspace,
+            request=request,
+            details={"from": before, "to": after},
+        )
 
 
 class LimitReached(Exception):

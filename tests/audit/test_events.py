@@ -283,3 +283,33 @@ def test_eviction_to_stay_under_the_cap_and_a_reconcile_run_are_site_events(prov
     run = ReconcileRun.objects.get()
     assert_event(event, actor=None, workspace=None, target=run)
     assert event.details["trigger"] == "schedule" and event.details["orphans"] == 1
+
+
+@pytest.mark.django_db
+def test_limit_and_policy_changes_in_the_django_admin_are_recorded(staff, team):
+    from apps.accounts.models import User
+
+    User.objects.filter(pk=staff.pk).update(is_superuser=True)
+    team.max_documents = 9
+    team.save(update_fields=["max_documents"])
+    client = login(staff)
+    event = one_event(
+        lambda: client.post(
+            reverse("admin:workspaces_workspace_changelist"),
+            {"action": "remove_limits", "_selected_action": [team.pk]},
+        ),
+        "workspace.limits_changed",
+    )
+    assert_event(event, actor=staff, workspace=team, target=team)
+    assert (event.details["from"]["max_documents"], event.details["to"]["max_documents"]) == (
+        9,
+        None,
+    )
+
+    policy = FileStorePolicy.current()
+    url = reverse("admin:moonshot_filestorepolicy_change", args=[policy.pk])
+    fields = {"retention": Retention.KEEP, "keep_files": "7", "keep_bytes": "7000"}
+    event = one_event(lambda: client.post(url, fields), "filestore.policy_changed")
+    assert_event(event, actor=staff, workspace=None, target=None)
+    assert event.details["to"] == {"retention": "keep", "keep_files": 7, "keep_bytes": 7000}
+    assert FileStorePolicy.current().keep_files == 7
