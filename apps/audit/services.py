@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -51,9 +51,36 @@ def record(
     a site-level event (sign-in, reconcile). ``target`` is the object acted on; its label is
     ``target_label`` or ``str(target)``. ``request`` gives the client address (trusted proxies
     only, apps.core.client_address) and user agent, and for a request made with an API key
-    the key's visible prefix. ``details`` must be JSON-serialisable (dates
-    and decimals are fine) and must never hold a secret: no password, token or API key.
+    the key's visible prefix. ``details`` must be JSON-serialisable (dates and decimals are
+    fine) and must never hold a secret: no password, token or API key.
     """
+    try:
+        event = _event(
+            action, actor, workspace, target, target_label, request, details, actor_label
+        )
+        if connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a failed INSERT spoils nothing around it
+                event.save(force_insert=True)
+        else:
+            event.save(force_insert=True)
+    except Exception as exc:  # any failure at all: the action it records must go on
+        logger.error("audit event %s not recorded: %s", action, type(exc).__name__)
+        return None
+    return event
+
+
+def _event(
+    action: Action | str,
+    actor: Any,
+    workspace: Any,
+    target: models.Model | None,
+    target_label: str | None,
+    request: HttpRequest | None,
+    details: Mapping[str, Any] | None,
+    actor_label: str | None,
+) -> AuditEvent:
+    """The unsaved row, every label cut to its column (an overlong name is no reason to lose
+    the event)."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     meta = request.META if request is not None else {}
@@ -61,7 +88,7 @@ def record(
     key = getattr(request, "api_key", None)  # set by apps.api on a request made with a key
     if key is not None:
         details.setdefault("api_key", getattr(key, "prefix", ""))
-    event = AuditEvent(
+    return AuditEvent(
         action=str(action),
         actor=actor,
         actor_label=_cut("actor_label", actor_label or getattr(actor, "email", "")),
@@ -75,19 +102,9 @@ def record(
         user_agent=_cut("user_agent", meta.get("HTTP_USER_AGENT", "")),
         details=details,
     )
-    try:
-        if connection.in_atomic_block:
-            with transaction.atomic():  # a savepoint: a failed INSERT spoils nothing around it
-                event.save(force_insert=True)
-        else:
-            event.save(force_insert=True)
-    except Exception as exc:
-        logger.error("audit event %s not recorded: %s", action, type(exc).__name__)
-        return None
-    return event
 
 
-def retention_cutoff() -> Any:
+def retention_cutoff() -> datetime | None:
     """The moment before which events are purged, or None when they are kept forever."""
     days = settings.DOCQA_AUDIT_RETENTION_DAYS
     return timezone.now() - timedelta(days=days) if days > 0 else None
