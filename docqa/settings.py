@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "apps.core",
+    "apps.audit",
     "apps.accounts",
     "apps.workspaces",
     "apps.moonshot",
@@ -218,6 +219,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # once their lease runs out: within CHAT_STREAM_LEASE_SECONDS + this schedule of the death.
     # Workspace export zips past EXPORT_RETENTION_HOURS are deleted from storage.
     "exports.delete_expired": {"task": "exports.delete_expired", "schedule": 15 * 60.0},
+    # Audit events older than DOCQA_AUDIT_RETENTION_DAYS are purged (apps.audit.services).
+    "audit.purge_expired": {"task": "audit.purge_expired", "schedule": 6 * 3600.0},
     "chat.interrupt_orphaned": {
         "task": "chat.interrupt_orphaned_answers",
         "schedule": env.float("CHAT_SWEEP_SECONDS", default=15.0),
@@ -241,6 +244,11 @@ EXPORT_DIRECT_MAX_CONVERSATIONS = env.int("EXPORT_DIRECT_MAX_CONVERSATIONS", def
 EXPORT_RETENTION_HOURS = env.float("EXPORT_RETENTION_HOURS", default=24.0)
 # Runs of one export (a worker killed mid-run is redelivered) before it is failed.
 EXPORT_MAX_ATTEMPTS = env.int("EXPORT_MAX_ATTEMPTS", default=3)
+
+# The audit log (apps/audit) keeps events this many days; 0 keeps them forever.
+DOCQA_AUDIT_RETENTION_DAYS = env.int("DOCQA_AUDIT_RETENTION_DAYS", default=365)
+if DOCQA_AUDIT_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("DOCQA_AUDIT_RETENTION_DAYS must be 0 (keep forever) or more.")
 
 # The API for programs (apps/api): requests per key per minute (429 + Retry-After beyond).
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)

@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("apps.chat.urls")),
     path("", include("apps.exports.urls")),
     path("", include("apps.sharing.urls")),
+    path("", include("apps.audit.urls")),
     path("ops/", include("apps.ops.urls")),
     *api_urls,
     path("", include("apps.api.urls")),

@@ -67,6 +67,7 @@ def test_every_workspace_route_is_covered():
     assert {"api:create_key", "api:revoke_key"} <= names
     assert {"exports:conversation", "exports:start", "exports:status", "exports:download"} <= names
     assert {"sharing:create", "sharing:list", "sharing:revoke"} <= names
+    assert {"audit:workspace", "audit:workspace_export"} <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)

@@ -1,7 +1,8 @@
 """Writes for API keys: create one (its secret returned once), revoke one.
 
 Only workspace admins and owners manage keys (`KeyError_` otherwise). The secret is never stored
-or logged: the caller shows it once and forgets it.
+or logged (nor put in the audit log, which records the key's name and visible prefix): the
+caller shows it once and forgets it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.audit import services as audit
+from apps.audit.models import Action
 from apps.workspaces.models import Membership, Role
 
 from .models import ApiKey
@@ -41,8 +46,14 @@ def _require_manager(actor: Membership) -> None:
         raise ApiKeyError(_("Only workspace owners and admins can do this."))
 
 
+@transaction.atomic
 def create_key(
-    *, actor: Membership, name: str, role: str, expires_at: datetime | None = None
+    *,
+    actor: Membership,
+    name: str,
+    role: str,
+    expires_at: datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> NewKey:
     """A new key of the actor's workspace acting as `role` (viewer or member)."""
     _require_manager(actor)
@@ -63,12 +74,32 @@ def create_key(
         created_by=actor.user,
         expires_at=expires_at,
     )
+    audit.record(
+        Action.API_KEY_CREATED,
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=key,
+        target_label=f"{key.name} ({key.prefix}…)",
+        request=request,
+        details={"role": role, "prefix": key.prefix, "expires_at": expires_at},
+    )
     return NewKey(key=key, secret=secret)
 
 
-def revoke_key(*, actor: Membership, key: ApiKey) -> None:
+@transaction.atomic
+def revoke_key(*, actor: Membership, key: ApiKey, request: HttpRequest | None = None) -> None:
     """Revoke a key of the actor's workspace; requests with it get 401 from now on."""
     _require_manager(actor)
     if key.workspace_id != actor.workspace_id:
         raise ApiKeyError(_("No such key."))
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    now = timezone.now()
+    if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now):
+        audit.record(
+            Action.API_KEY_REVOKED,
+            actor=actor.user,
+            workspace=actor.workspace,
+            target=key,
+            target_label=f"{key.name} ({key.prefix}…)",
+            request=request,
+            details={"prefix": key.prefix},
+        )

@@ -44,6 +44,7 @@ def create(request: WorkspaceRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 role=form.cleaned_data["role"],
                 expires_at=_expiry(form.cleaned_data["expires_on"]),
+                request=request,
             )
         except services.ApiKeyError as error:
             form.add_error(None, str(error))
@@ -68,6 +69,6 @@ def create(request: WorkspaceRequest) -> HttpResponse:
 @require_POST
 def revoke(request: WorkspaceRequest, key_id: int) -> HttpResponse:
     key = get_object_or_404(selectors.keys_of(request.workspace), pk=key_id)
-    services.revoke_key(actor=request.membership, key=key)
+    services.revoke_key(actor=request.membership, key=key, request=request)
     messages.success(request, _("API key “%(name)s” revoked.") % {"name": key.name})
     return redirect("workspaces:settings", slug=request.workspace.slug)

@@ -50,7 +50,12 @@ class DocumentAdmin(admin.ModelAdmin):
         return truncatechars(document.failure_reason, 80) if document.failure_reason else ""
 
     def _requeue(self, request: HttpRequest, queryset: QuerySet[Document], status: Status) -> None:
-        queued = services.requeue_as_admin(queryset.values_list("pk", flat=True), statuses=[status])
+        queued = services.requeue_as_admin(
+            queryset.values_list("pk", flat=True),
+            statuses=[status],
+            actor=request.user,
+            request=request,
+        )
         self.message_user(
             request,
             ngettext(

@@ -2,7 +2,8 @@
 
 Each takes the acting membership and checks the rule it enforces, so a view cannot forget one.
 Broken rules raise ``DocumentError`` (or ``UploadRejected`` for a refused file) with a message for
-the user.
+the user. Uploads, deletions and re-extractions are recorded in the audit log inside their
+transaction (``request``, when given, says from where).
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from apps.audit import services as audit
+from apps.audit.models import Action
 from apps.workspaces.limits import LimitReached
 from apps.workspaces.models import Membership, Workspace
 
@@ -55,7 +60,9 @@ def enqueue_extraction(document_id: int) -> None:
     transaction.on_commit(partial(extract_document.delay, document_id))
 
 
-def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
+def ingest_upload(
+    *, actor: Membership, upload: UploadedFile, request: HttpRequest | None = None
+) -> IngestResult:
     """Validate one uploaded file, store it and create its Document.
 
     - Refused files raise UploadRejected before anything is stored, including a file that would
@@ -99,6 +106,15 @@ def ingest_upload(*, actor: Membership, upload: UploadedFile) -> IngestResult:
             )
             if text is None:
                 enqueue_extraction(document.pk)
+            audit.record(
+                Action.DOCUMENT_UPLOADED,
+                actor=actor.user,
+                workspace=workspace,
+                target=document,
+                target_label=document.name,
+                request=request,
+                details={"size": document.size, "sha256": document.sha256},
+            )
     except IntegrityError:
         default_storage.delete(storage_name)
         existing = Document.objects.filter(workspace=workspace, sha256=found.sha256).first()
@@ -118,7 +134,9 @@ def _check_limits(workspace: Workspace, *, name: str, size: int) -> None:
         raise UploadRejected(str(error)) from None
 
 
-def reextract_document(*, actor: Membership, document: Document) -> Document:
+def reextract_document(
+    *, actor: Membership, document: Document, request: HttpRequest | None = None
+) -> Document:
     """Queue a READY or FAILED document again with a fresh attempt budget.
 
     A READY document skips the text cache once (its text is replaced, e.g. after a provider key
@@ -131,30 +149,59 @@ def reextract_document(*, actor: Membership, document: Document) -> Document:
         if not transitions.requeue_final(document.pk, refresh=document.status == Status.READY):
             raise DocumentError(_("This document is already being processed."))
         enqueue_extraction(document.pk)
+        audit.record(
+            Action.DOCUMENT_REEXTRACTED,
+            actor=actor.user,
+            workspace=actor.workspace,
+            target=document,
+            target_label=document.name,
+            request=request,
+            details={"was": document.status},
+        )
     document.refresh_from_db()
     return document
 
 
-def requeue_as_admin(document_ids: Iterable[int], *, statuses: Iterable[str] = FINAL) -> int:
+def requeue_as_admin(
+    document_ids: Iterable[int],
+    *,
+    statuses: Iterable[str] = FINAL,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> int:
     """Site admins (dashboard, Django admin): queue documents of any workspace again, with a
     fresh attempt budget. FAILED ones are retried; READY ones skip the text cache once.
 
     Only documents in ``statuses`` (a subset of READY/FAILED) are touched; one that is being
     processed, or moved on meanwhile, is skipped by the conditional UPDATE. Returns how many
-    were queued. The caller checks the user is staff: no workspace membership is involved.
+    were queued. The caller checks the user is staff (``actor``, recorded in the audit log of
+    each document's workspace): no workspace membership is involved.
     """
     allowed = [s for s in statuses if s in FINAL]
     queued = 0
     candidates = Document.objects.filter(pk__in=list(document_ids), status__in=allowed)
-    for pk, status in candidates.values_list("pk", "status"):
+    for document in candidates.select_related("workspace").only(
+        "pk", "name", "status", "workspace__name", "workspace__slug"
+    ):
         with transaction.atomic():
-            if transitions.requeue_final(pk, refresh=status == Status.READY):
-                enqueue_extraction(pk)
+            if transitions.requeue_final(document.pk, refresh=document.status == Status.READY):
+                enqueue_extraction(document.pk)
                 queued += 1
+                audit.record(
+                    Action.DOCUMENT_REEXTRACTED,
+                    actor=actor,
+                    workspace=document.workspace,
+                    target=document,
+                    target_label=document.name,
+                    request=request,
+                    details={"was": document.status, "by_site_admin": True},
+                )
     return queued
 
 
-def delete_document(*, actor: Membership, document: Document) -> None:
+def delete_document(
+    *, actor: Membership, document: Document, request: HttpRequest | None = None
+) -> None:
     """Delete a document, its stored original, and its cached text when nothing else uses it.
 
     A running extraction for it finds the row gone and stops; a remote provider file it left
@@ -175,6 +222,16 @@ def delete_document(*, actor: Membership, document: Document) -> None:
         deleted, _counts = Document.objects.filter(pk=document.pk).delete()
         if text is not None and not Document.objects.filter(text_id=text_id).exists():
             text.delete()
+        if deleted:
+            audit.record(
+                Action.DOCUMENT_DELETED,
+                actor=actor.user,
+                workspace=actor.workspace,
+                target=document,
+                target_label=document.name,
+                request=request,
+                details={"size": document.size, "sha256": document.sha256},
+            )
         transaction.on_commit(partial(_delete_file, storage_name))
     if not deleted:
         raise DocumentError(_("No such document."))

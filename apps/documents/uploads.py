@@ -98,11 +98,13 @@ class UploadResult:
     document: Document | None = None
 
 
-def ingest_one(actor: Membership, upload: UploadedFile) -> UploadResult:
+def ingest_one(
+    actor: Membership, upload: UploadedFile, request: HttpRequest | None = None
+) -> UploadResult:
     """Store one uploaded file (``services.ingest_upload``) and say what became of it; the
     page and the API both answer with this message."""
     try:
-        outcome = services.ingest_upload(actor=actor, upload=upload)
+        outcome = services.ingest_upload(actor=actor, upload=upload, request=request)
     except (services.UploadRejected, services.DocumentError) as error:
         return UploadResult(ok=False, name=upload.name or "", message=str(error))
     document = outcome.document

@@ -133,7 +133,7 @@ def _respond(
 
 
 def _ingest_one(request: WorkspaceRequest, upload: Any) -> dict[str, Any]:
-    result = ingest_one(request.membership, upload)
+    result = ingest_one(request.membership, upload, request)
     if result.document is None:
         return {"ok": False, "name": result.name, "message": result.message}
     return {
@@ -187,7 +187,7 @@ def download(request: WorkspaceRequest, document_id: int) -> HttpResponseBase:
 def reextract(request: WorkspaceRequest, document_id: int) -> HttpResponse:
     document = _document(request, document_id)
     try:
-        services.reextract_document(actor=request.membership, document=document)
+        services.reextract_document(actor=request.membership, document=document, request=request)
     except services.DocumentError as error:
         messages.error(request, str(error))
     else:
@@ -200,7 +200,7 @@ def reextract(request: WorkspaceRequest, document_id: int) -> HttpResponse:
 def delete(request: WorkspaceRequest, document_id: int) -> HttpResponse:
     document = _document(request, document_id)
     try:
-        services.delete_document(actor=request.membership, document=document)
+        services.delete_document(actor=request.membership, document=document, request=request)
     except services.DocumentError as error:
         messages.error(request, str(error))
     else:

@@ -1,7 +1,10 @@
 """Writes for exports: workspace zips (apps.exports.archive) queued, built by the worker, expired.
 
-Zips built in the worker go to default_storage (local disk or a bucket, only through the storage
-API) and are deleted EXPORT_RETENTION_HOURS after they were finished.
+Every export is recorded in the audit log when it is asked for (a conversation's file, a
+workspace's zip built now or queued for the worker): that is when its content leaves, or is
+set to leave, the workspace. Zips built in the worker go to default_storage (local disk or a
+bucket, only through the storage API) and are deleted EXPORT_RETENTION_HOURS after they were
+finished.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
+from apps.audit import services as audit
+from apps.audit.models import Action
+from apps.chat.models import Conversation
 from apps.workspaces.models import Membership, Workspace
 
 from . import archive, selectors
@@ -31,9 +38,47 @@ def needs_worker(workspace: Workspace) -> bool:
     return selectors.conversation_count(workspace) > settings.EXPORT_DIRECT_MAX_CONVERSATIONS
 
 
-def request_export(actor: Membership) -> WorkspaceExport:
+def export_conversation(
+    *, actor: Membership, conversation: Conversation, fmt: str, request: HttpRequest | None = None
+) -> str:
+    """One conversation as a Markdown ("md") or JSON ("json") file's text, recorded."""
+    markdown, data = archive.conversation_files(conversation)
+    audit.record(
+        Action.CONVERSATION_EXPORTED,
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=conversation,
+        target_label=conversation.title,
+        request=request,
+        details={"format": fmt},
+    )
+    return markdown if fmt == "md" else data
+
+
+def export_now(*, actor: Membership, request: HttpRequest | None = None) -> bytes:
+    """The actor's workspace as a zip built in this request (small workspaces), recorded."""
+    body = archive.zip_now(actor.workspace)
+    _record_workspace_export(actor, request, mode="direct", size=len(body))
+    return body
+
+
+def _record_workspace_export(
+    actor: Membership, request: HttpRequest | None, **details: object
+) -> None:
+    audit.record(
+        Action.WORKSPACE_EXPORTED,
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=actor.workspace,
+        request=request,
+        details=details,
+    )
+
+
+def request_export(actor: Membership, request: HttpRequest | None = None) -> WorkspaceExport:
     """Queue an export of the actor's workspace for the worker (on commit), or return the one
-    already queued or running there: one at a time per workspace is enough."""
+    already queued or running there: one at a time per workspace is enough. A new one is
+    recorded; returning the running one is not a second export."""
     workspace = actor.workspace
     with transaction.atomic():
         Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
@@ -48,6 +93,7 @@ def request_export(actor: Membership) -> WorkspaceExport:
             language=translation.get_language() or settings.LANGUAGE_CODE,
             total=selectors.conversation_count(workspace),
         )
+        _record_workspace_export(actor, request, mode="worker", export_id=export.pk)
         from .tasks import build_workspace_export
 
         transaction.on_commit(lambda: build_workspace_export.delay(export.pk))

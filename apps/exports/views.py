@@ -43,8 +43,9 @@ def conversation(request: WorkspaceRequest, conversation_id: int, fmt: str) -> H
     found = selectors.conversation_for_export(request.workspace, conversation_id)
     if found is None:
         raise Http404
-    markdown, data = archive.conversation_files(found)
-    body = markdown if fmt == "md" else data
+    body = services.export_conversation(
+        actor=request.membership, conversation=found, fmt=fmt, request=request
+    )
     response = HttpResponse(body, content_type=_CONTENT_TYPES[fmt])
     return _attachment(response, f"{archive.file_stem(found)}.{fmt}")
 
@@ -74,10 +75,10 @@ def workspace(request: WorkspaceRequest) -> HttpResponse:
 def start(request: WorkspaceRequest) -> HttpResponse:
     """Small workspaces get their zip in this response; large ones a queued export."""
     if not services.needs_worker(request.workspace):
-        body = archive.zip_now(request.workspace)
+        body = services.export_now(actor=request.membership, request=request)
         response = HttpResponse(body, content_type="application/zip")
         return _attachment(response, _zip_name(request))
-    services.request_export(request.membership)
+    services.request_export(request.membership, request=request)
     return redirect("exports:workspace", request.workspace.slug)
 
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -84,6 +86,12 @@ class FileStorePolicyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not FileStorePolicy.objects.exists()  # one row, pk=1
+
+    def save_model(
+        self, request: HttpRequest, obj: FileStorePolicy, form: Any, change: bool
+    ) -> None:
+        """Saved through the one path that records a policy change in the audit log."""
+        filestore.save_policy(obj, actor=request.user, request=request)
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

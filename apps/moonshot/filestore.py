@@ -16,15 +16,19 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from apps.audit import services as audit
+from apps.audit.models import Action
+
 from .client import MoonshotClient
 from .errors import MoonshotError
-from .models import FileStoreQuota, RemoteFile, RemoteFileState
+from .models import FileStorePolicy, FileStoreQuota, RemoteFile, RemoteFileState
 
 logger = logging.getLogger(__name__)
 REMOTE_PREFIX = "docqa-"
@@ -254,15 +258,68 @@ def release_due(client: MoonshotClient, *, limit: int = 200) -> int:
     return released
 
 
+POLICY_FIELDS = ("retention", "keep_files", "keep_bytes")
+
+
+def save_policy(policy: FileStorePolicy, *, actor: Any = None, request: Any = None) -> None:
+    """Save the retention policy row and, when it changed, record who changed it from what to
+    what (a site event); the dashboard and the Django admin both save through here."""
+    with transaction.atomic():
+        before = FileStorePolicy.objects.filter(pk=policy.pk).values(*POLICY_FIELDS).first()
+        policy.save()
+        after = {name: getattr(policy, name) for name in POLICY_FIELDS}
+        if before != after:
+            audit.record(
+                Action.POLICY_CHANGED,
+                actor=actor,
+                request=request,
+                details={"from": before, "to": after},
+            )
+
+
+EVICTED_NAMES_KEPT = 50  # remote names listed in one audit event; the count is always exact
+
+
 def evict_beyond(
-    client: MoonshotClient, keep_files: int, keep_bytes: int, *, spare: Collection[str] = ()
+    client: MoonshotClient,
+    keep_files: int,
+    keep_bytes: int,
+    *,
+    spare: Collection[str] = (),
+    reason: str = "policy",
 ) -> int:
     """Delete least recently used uploaded copies until at most keep_files/keep_bytes remain.
 
     Copies whose owner is in ``spare`` (e.g. documents being extracted right now) are never
-    deleted, though they count towards what remains.
+    deleted, though they count towards what remains. A run that evicted anything is one
+    site-level audit event, with ``reason`` ("cap": room for a new upload, "policy": the
+    retention policy, "admin:<mode>": the dashboard), also when a provider error stops it.
     """
-    evicted = 0
+    evicted: list[RemoteFile] = []
+    try:
+        return _evict(client, keep_files, keep_bytes, spare, evicted)
+    finally:
+        if evicted:
+            audit.record(
+                Action.EVICTED,
+                details={
+                    "reason": reason,
+                    "evicted": len(evicted),
+                    "remote_names": [s.remote_name for s in evicted[:EVICTED_NAMES_KEPT]],
+                    "owners": [s.owner for s in evicted[:EVICTED_NAMES_KEPT]],
+                    "keep_files": keep_files,
+                    "keep_bytes": keep_bytes,
+                },
+            )
+
+
+def _evict(
+    client: MoonshotClient,
+    keep_files: int,
+    keep_bytes: int,
+    spare: Collection[str],
+    evicted: list[RemoteFile],
+) -> int:
     uploaded = RemoteFile.objects.filter(state=RemoteFileState.UPLOADED)
     count = uploaded.count()
     total = uploaded.aggregate(total=Sum("size"))["total"] or 0
@@ -271,8 +328,9 @@ def evict_beyond(
         if count <= keep_files and total <= keep_bytes:
             break
         delete_remote(slot, client, note="evicted (least recently used)")
-        count, total, evicted = count - 1, total - slot.size, evicted + 1
-    return evicted
+        evicted.append(slot)
+        count, total = count - 1, total - slot.size
+    return len(evicted)
 
 
 def recount() -> FileStoreQuota:

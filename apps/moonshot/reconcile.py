@@ -29,6 +29,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from apps.audit import services as audit
+from apps.audit.models import Action
+
 from . import filestore
 from .client import MoonshotClient
 from .models import FileStorePolicy, ReconcileRun, RemoteFile, RemoteFileState, Retention
@@ -116,7 +119,28 @@ def reconcile(
         run.findings = findings
         run.finished_at = timezone.now()
         run.save()
+        _record(run, findings)
     return run
+
+
+def _record(run: ReconcileRun, findings: dict[str, list]) -> None:
+    """One site-level audit event per sweep: what it counted and changed (the full findings
+    stay on the run)."""
+    audit.record(
+        Action.RECONCILED,
+        target=run,
+        target_label=f"reconcile #{run.pk}",
+        details={
+            "trigger": run.trigger,
+            "remote_count": run.remote_count,
+            "orphans": len(findings["orphans"]),
+            "orphans_deleted": run.orphans_deleted,
+            "adopted": len(findings["adopted"]),
+            "vanished": len(findings["vanished"]),
+            "released": run.copies_released,
+            "error": run.error[:200],
+        },
+    )
 
 
 def _handle_orphans(

@@ -12,5 +12,7 @@ urlpatterns = [
     path("evict/", views.evict, name="evict"),
     path("documents/retry/", views.retry, name="retry"),
     path("policy/", views.policy, name="policy"),
+    path("audit/", views.audit_log, name="audit"),
+    path("audit/export.jsonl", views.audit_export, name="audit_export"),
     path("workspaces/<int:workspace_id>/limits/", views.workspace_limits, name="workspace_limits"),
 ]

@@ -10,12 +10,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
+from apps.audit import views as audit_views
 from apps.moonshot.models import Retention
 from apps.workspaces.limits import usage_today
 from apps.workspaces.models import Workspace
@@ -23,7 +26,7 @@ from apps.workspaces.models import Workspace
 from . import selectors, services
 from .forms import PolicyForm, WorkspaceLimitsForm
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def staff_view(view: View) -> View:
@@ -31,7 +34,7 @@ def staff_view(view: View) -> View:
     does not exist, so the dashboard's existence is not confirmed to them."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
@@ -80,7 +83,7 @@ def _back(anchor: str = "") -> HttpResponse:
 @require_POST
 def reconcile(request: HttpRequest) -> HttpResponse:
     try:
-        services.request_reconcile()
+        services.request_reconcile(actor=request.user, request=request)
     except services.OpsError as error:
         messages.error(request, str(error))
     else:
@@ -100,7 +103,7 @@ def delete_orphans(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Choose at least one orphan to delete."))
         return _back("reconcile")
     try:
-        services.request_reconcile(delete_ids=ids)
+        services.request_reconcile(delete_ids=ids, actor=request.user, request=request)
     except services.OpsError as error:
         messages.error(request, str(error))
     else:
@@ -132,7 +135,7 @@ def evict(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Choose which remote copies to evict."))
         return _back("file-store")
     try:
-        services.request_eviction(mode)
+        services.request_eviction(mode, actor=request.user, request=request)
     except services.OpsError as error:
         messages.error(request, str(error))
     else:
@@ -153,7 +156,7 @@ def retry(request: HttpRequest) -> HttpResponse:
     if not ids:
         messages.error(request, _("Select at least one failed document."))
         return _back("failed")
-    queued = services.retry_failed_documents(ids)
+    queued = services.retry_failed_documents(ids, actor=request.user, request=request)
     messages.success(
         request,
         ngettext(
@@ -178,6 +181,8 @@ def policy(request: HttpRequest) -> HttpResponse:
             retention=form.cleaned_data["retention"],
             keep_files=form.cleaned_data["keep_files"],
             keep_bytes=form.keep_bytes,
+            actor=request.user,
+            request=request,
         )
     except services.OpsError as error:
         messages.error(request, str(error))
@@ -208,6 +213,8 @@ def workspace_limits(request: HttpRequest, workspace_id: int) -> HttpResponse:
                 max_documents=form.cleaned_data["max_documents"],
                 max_bytes=form.max_bytes,
                 max_tokens_per_day=form.cleaned_data["max_tokens_per_day"],
+                actor=request.user,
+                request=request,
             )
             messages.success(request, _("Limits of %(name)s saved.") % {"name": workspace.name})
             return _back("workspaces")
@@ -221,3 +228,16 @@ def workspace_limits(request: HttpRequest, workspace_id: int) -> HttpResponse:
         {"workspace": workspace, "form": form, "usage": usage_today(workspace)},
         status=400 if form.is_bound else 200,
     )
+
+
+@staff_view
+@require_safe
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Every workspace's events and the site's own (sign-ins, reconciles), with filters."""
+    return audit_views.page(request, site=True, export_url=reverse("ops:audit_export"))
+
+
+@staff_view
+@require_safe
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    return audit_views.export(request, site=True, name="site")

@@ -4,7 +4,8 @@ Who may share follows who may change a conversation (apps.chat.services.may_chan
 creator and the workspace's admins. Sharing puts the conversation in front of people who
 could not read it before (anyone with a public link), so it is the creator's call, not every
 reader's; a viewer shares the conversations they started. Revoking is for the link's creator
-and the workspace's admins.
+and the workspace's admins. Both are recorded in the audit log (never the token: the row's id
+names the link).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.audit import services as audit
+from apps.audit.models import Action
 from apps.chat.models import Conversation
 from apps.chat.services import may_change
 from apps.workspaces.models import Membership
@@ -36,12 +41,14 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+@transaction.atomic
 def create_link(
     *,
     actor: Membership,
     conversation: Conversation,
     visibility: str = Visibility.WORKSPACE,
     expires_at: datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> ShareLink:
     """A link to a snapshot of `conversation` as it is now.
 
@@ -62,7 +69,7 @@ def create_link(
     frozen = snapshot.take(conversation)
     if not frozen["messages"]:
         raise SharingError(_("This conversation has no messages to share yet."))
-    return ShareLink.objects.create(
+    link = ShareLink.objects.create(
         workspace_id=actor.workspace_id,
         conversation=conversation,
         created_by=actor.user,
@@ -72,6 +79,20 @@ def create_link(
         snapshot=frozen,
         expires_at=expires_at,
     )
+    audit.record(
+        Action.SHARE_LINK_CREATED,
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=link,
+        target_label=link.title,
+        request=request,
+        details={
+            "visibility": visibility,
+            "expires_at": expires_at,
+            "conversation_id": conversation.pk,
+        },
+    )
+    return link
 
 
 def may_revoke(link: ShareLink, actor: Membership) -> bool:
@@ -80,7 +101,8 @@ def may_revoke(link: ShareLink, actor: Membership) -> bool:
     )
 
 
-def revoke_link(*, actor: Membership, link: ShareLink) -> None:
+@transaction.atomic
+def revoke_link(*, actor: Membership, link: ShareLink, request: HttpRequest | None = None) -> None:
     """From now on the link shows a "revoked" page (410). Revoking twice changes nothing.
 
     Raises SharingError for a link of another workspace; NotAllowed for a member revoking
@@ -93,3 +115,12 @@ def revoke_link(*, actor: Membership, link: ShareLink) -> None:
     now = timezone.now()
     if ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=now):
         link.revoked_at = now
+        audit.record(
+            Action.SHARE_LINK_REVOKED,
+            actor=actor.user,
+            workspace=actor.workspace,
+            target=link,
+            target_label=link.title,
+            request=request,
+            details={"visibility": link.visibility},
+        )

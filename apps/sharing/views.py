@@ -48,6 +48,7 @@ def create(request: WorkspaceRequest, conversation_id: int) -> HttpResponse:
             conversation=conversation,
             visibility=form.cleaned_data["visibility"],
             expires_at=form.expires_at(),
+            request=request,
         )
     except services.NotAllowed as error:
         raise PermissionDenied(str(error)) from error
@@ -77,7 +78,7 @@ def revoke(request: WorkspaceRequest, link_id: int) -> HttpResponse:
     if link is None:
         raise Http404
     try:
-        services.revoke_link(actor=request.membership, link=link)
+        services.revoke_link(actor=request.membership, link=link, request=request)
     except services.NotAllowed as error:
         raise PermissionDenied(str(error)) from error
     messages.success(request, _("Link revoked: it no longer opens the conversation."))

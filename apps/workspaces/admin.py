@@ -3,7 +3,10 @@ site admins set (editable in the list)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
@@ -12,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from . import limits
 from .models import Invitation, Membership, Workspace
 
 
@@ -97,9 +101,30 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def storage(self, workspace: Workspace) -> str:
         return str(filesizeformat(workspace.n_bytes))  # type: ignore[attr-defined]
 
+    def save_model(self, request: HttpRequest, obj: Workspace, form: Any, change: bool) -> None:
+        """Saved from the change form or the editable list: a change of limits is recorded
+        in the workspace's audit log, as from the dashboard."""
+        stored = Workspace.objects.filter(pk=obj.pk).first() if change else None
+        super().save_model(request, obj, form, change)
+        if stored is not None:
+            limits.record_change(obj, limits.limits_of(stored), actor=request.user, request=request)
+
     @admin.action(description=_("Remove all limits"))
     def remove_limits(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> None:
-        changed = queryset.update(max_documents=None, max_bytes=None, max_tokens_per_day=None)
+        changed = 0
+        unlimited = dict.fromkeys(limits.LIMIT_FIELDS)
+        with transaction.atomic():
+            # The admin's queryset is annotated (GROUP BY): lock the plain rows instead.
+            chosen = Workspace.objects.filter(pk__in=list(queryset.values_list("pk", flat=True)))
+            for workspace in chosen.select_for_update():
+                before = limits.limits_of(workspace)
+                if before == unlimited:
+                    continue
+                Workspace.objects.filter(pk=workspace.pk).update(**unlimited)
+                for name in limits.LIMIT_FIELDS:
+                    setattr(workspace, name, None)
+                limits.record_change(workspace, before, actor=request.user, request=request)
+                changed += 1
         self.message_user(
             request,
             ngettext(

@@ -13,17 +13,60 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
+
+from apps.audit import services as audit
+from apps.audit.models import Action
 
 from .models import Workspace
 
 if TYPE_CHECKING:
     from django.utils.functional import Promise
 
-__all__ = ["LimitReached", "Meter", "Usage", "day_bounds", "provide_usage", "usage_today"]
+__all__ = [
+    "LIMIT_FIELDS",
+    "LimitReached",
+    "Meter",
+    "Usage",
+    "day_bounds",
+    "limits_of",
+    "provide_usage",
+    "record_change",
+    "usage_today",
+]
+
+
+LIMIT_FIELDS = ("max_documents", "max_bytes", "max_tokens_per_day")
+
+
+def limits_of(workspace: Workspace) -> dict[str, int | None]:
+    return {name: getattr(workspace, name) for name in LIMIT_FIELDS}
+
+
+def record_change(
+    workspace: Workspace,
+    before: dict[str, int | None],
+    *,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Record in the workspace's audit log that a site admin changed its limits, from
+    ``before`` to what the workspace holds now; nothing when they are the same. Every place
+    that sets limits (the ops page, the Django admin) calls this after saving."""
+    after = limits_of(workspace)
+    if after != before:
+        audit.record(
+            Action.WORKSPACE_LIMITS_CHANGED,
+            actor=actor,
+            workspace=workspace,
+            target=workspace,
+            request=request,
+            details={"from": before, "to": after},
+        )
 
 
 class LimitReached(Exception):

@@ -1,7 +1,9 @@
 """Writes for workspaces: create, invite, accept, change roles, remove, leave.
 
 Every function takes the acting user and checks the rule it enforces, so a view cannot forget one.
-Rule violations raise WorkspaceError with a message fit to show the user.
+Rule violations raise WorkspaceError with a message fit to show the user. Invitations, role
+changes, removals and renames are recorded in the audit log (``request``, when given, says from
+where), inside the change's transaction where it has one.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import User
+from apps.audit import services as audit
+from apps.audit.models import Action
 
 from .models import Invitation, Membership, Role, Workspace
 
@@ -92,15 +97,28 @@ def auto_join(*, user: User, verified_emails: list[str], **_signal: object) -> l
     return joined
 
 
-def rename_workspace(*, actor: Membership, name: str) -> Workspace:
+@transaction.atomic
+def rename_workspace(
+    *, actor: Membership, name: str, request: HttpRequest | None = None
+) -> Workspace:
     if not actor.can_manage:
         raise WorkspaceError(_("Only owners and admins can rename the workspace."))
     name = name.strip()
     if not name:
         raise WorkspaceError(_("A workspace needs a name."))
     workspace = actor.workspace
+    old = workspace.name
     workspace.name = name[:80]
     workspace.save(update_fields=["name"])
+    if old != workspace.name:
+        audit.record(
+            Action.WORKSPACE_RENAMED,
+            actor=actor.user,
+            workspace=workspace,
+            target=workspace,
+            request=request,
+            details={"from": old, "to": workspace.name},
+        )
     return workspace
 
 
@@ -112,7 +130,12 @@ def _grantable(actor: Membership, role: Role) -> bool:
 
 
 def create_invitation(
-    *, actor: Membership, role: str, email: str = "", base_url: str = ""
+    *,
+    actor: Membership,
+    role: str,
+    email: str = "",
+    base_url: str = "",
+    request: HttpRequest | None = None,
 ) -> tuple[Invitation, str]:
     """Create a single-use invitation; return it and the raw token (shown once, never stored).
 
@@ -138,6 +161,14 @@ def create_invitation(
         token_hash=hash_token(token),
         created_by=actor.user,
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    audit.record(
+        Action.INVITATION_CREATED,
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=invitation,
+        request=request,
+        details={"role": role_enum.value, "email": email, "expires_at": invitation.expires_at},
     )
     if email:
         link = f"{base_url}/invitations/{token}/"
@@ -175,7 +206,7 @@ def find_invitation(token: str) -> Invitation:
 
 
 @transaction.atomic
-def accept_invitation(*, user: User, token: str) -> Membership:
+def accept_invitation(*, user: User, token: str, request: HttpRequest | None = None) -> Membership:
     """Join the workspace; the token is spent even when the user was already a member."""
     invitation = find_invitation(token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
@@ -191,17 +222,36 @@ def accept_invitation(*, user: User, token: str) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
-    membership, _created = Membership.objects.get_or_create(
+    membership, created = Membership.objects.get_or_create(
         workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
+    )
+    audit.record(
+        Action.INVITATION_ACCEPTED,
+        actor=user,
+        workspace=invitation.workspace,
+        target=invitation,
+        request=request,
+        details={"role": membership.role, "joined": created},
     )
     return membership
 
 
-def revoke_invitation(*, actor: Membership, invitation: Invitation) -> None:
+@transaction.atomic
+def revoke_invitation(
+    *, actor: Membership, invitation: Invitation, request: HttpRequest | None = None
+) -> None:
     if not actor.can_manage or invitation.workspace_id != actor.workspace_id:
         raise WorkspaceError(_("Only owners and admins can revoke invitations."))
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
+    audit.record(
+        Action.INVITATION_REVOKED,
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=invitation,
+        request=request,
+        details={"role": invitation.role},
+    )
 
 
 def _owner_count(workspace: Workspace) -> int:
@@ -209,7 +259,9 @@ def _owner_count(workspace: Workspace) -> int:
 
 
 @transaction.atomic
-def change_role(*, actor: Membership, target: Membership, role: str) -> Membership:
+def change_role(
+    *, actor: Membership, target: Membership, role: str, request: HttpRequest | None = None
+) -> Membership:
     """Change a member's role. The last owner cannot be demoted; admins cannot touch owners."""
     try:
         new_role = Role(role)
@@ -232,25 +284,47 @@ def change_role(*, actor: Membership, target: Membership, role: str) -> Membersh
         raise WorkspaceError(
             _("The last owner cannot be demoted. Make someone else an owner first.")
         )
+    old = target.role
     target.role = new_role
     target.save(update_fields=["role"])
+    if old != new_role:
+        audit.record(
+            Action.MEMBER_ROLE_CHANGED,
+            actor=actor.user,
+            workspace=actor.workspace,
+            target=target,
+            target_label=target.user.email,
+            request=request,
+            details={"from": old, "to": new_role.value},
+        )
     return target
 
 
 @transaction.atomic
-def remove_member(*, actor: Membership, target: Membership) -> None:
+def remove_member(
+    *, actor: Membership, target: Membership, request: HttpRequest | None = None
+) -> None:
     if target.pk == actor.pk:
-        leave_workspace(membership=actor)
+        leave_workspace(membership=actor, request=request)
         return
     if not actor.can_manage or target.workspace_id != actor.workspace_id:
         raise WorkspaceError(_("Only owners and admins can remove members."))
     if target.role_enum == Role.OWNER and actor.role_enum != Role.OWNER:
         raise WorkspaceError(_("Only an owner can remove another owner."))
+    audit.record(
+        Action.MEMBER_REMOVED,
+        actor=actor.user,
+        workspace=actor.workspace,
+        target=target,
+        target_label=target.user.email,
+        request=request,
+        details={"role": target.role, "user_id": target.user_id},
+    )
     target.delete()
 
 
 @transaction.atomic
-def leave_workspace(*, membership: Membership) -> None:
+def leave_workspace(*, membership: Membership, request: HttpRequest | None = None) -> None:
     list(
         Membership.objects.select_for_update().filter(
             workspace=membership.workspace, role=Role.OWNER
@@ -260,4 +334,13 @@ def leave_workspace(*, membership: Membership) -> None:
         raise WorkspaceError(
             _("You are the last owner. Make someone else an owner before you leave.")
         )
+    audit.record(
+        Action.MEMBER_LEFT,
+        actor=membership.user,
+        workspace=membership.workspace,
+        target=membership,
+        target_label=membership.user.email,
+        request=request,
+        details={"role": membership.role},
+    )
     membership.delete()

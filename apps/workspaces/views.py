@@ -90,6 +90,7 @@ def invite(request: WorkspaceRequest) -> HttpResponse:
             role=form.cleaned_data["role"],
             email=form.cleaned_data["email"],
             base_url=request.build_absolute_uri("/").rstrip("/"),
+            request=request,
         )
     except services.WorkspaceError as error:
         messages.error(request, str(error))
@@ -108,7 +109,7 @@ def invite(request: WorkspaceRequest) -> HttpResponse:
 @require_POST
 def revoke_invitation(request: WorkspaceRequest, invitation_id: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id, workspace=request.workspace)
-    services.revoke_invitation(actor=request.membership, invitation=invitation)
+    services.revoke_invitation(actor=request.membership, invitation=invitation, request=request)
     messages.success(request, _("Invitation revoked."))
     return redirect("workspaces:members", slug=request.workspace.slug)
 
@@ -116,12 +117,17 @@ def revoke_invitation(request: WorkspaceRequest, invitation_id: int) -> HttpResp
 @workspace_view(min_role=Role.ADMIN)
 @require_POST
 def change_role(request: WorkspaceRequest, membership_id: int) -> HttpResponse:
-    target = get_object_or_404(Membership, pk=membership_id, workspace=request.workspace)
+    target = get_object_or_404(
+        Membership.objects.select_related("user"), pk=membership_id, workspace=request.workspace
+    )
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
             services.change_role(
-                actor=request.membership, target=target, role=form.cleaned_data["role"]
+                actor=request.membership,
+                target=target,
+                role=form.cleaned_data["role"],
+                request=request,
             )
         except services.WorkspaceError as error:
             messages.error(request, str(error))
@@ -135,9 +141,11 @@ def change_role(request: WorkspaceRequest, membership_id: int) -> HttpResponse:
 @workspace_view(min_role=Role.ADMIN)
 @require_POST
 def remove_member(request: WorkspaceRequest, membership_id: int) -> HttpResponse:
-    target = get_object_or_404(Membership, pk=membership_id, workspace=request.workspace)
+    target = get_object_or_404(
+        Membership.objects.select_related("user"), pk=membership_id, workspace=request.workspace
+    )
     try:
-        services.remove_member(actor=request.membership, target=target)
+        services.remove_member(actor=request.membership, target=target, request=request)
     except services.WorkspaceError as error:
         messages.error(request, str(error))
     else:
@@ -149,7 +157,7 @@ def remove_member(request: WorkspaceRequest, membership_id: int) -> HttpResponse
 @require_POST
 def leave(request: WorkspaceRequest) -> HttpResponse:
     try:
-        services.leave_workspace(membership=request.membership)
+        services.leave_workspace(membership=request.membership, request=request)
     except services.WorkspaceError as error:
         messages.error(request, str(error))
         return redirect("workspaces:members", slug=request.workspace.slug)
@@ -163,7 +171,9 @@ def settings_view(request: WorkspaceRequest) -> HttpResponse:
     form = WorkspaceForm(request.POST or None, initial={"name": request.workspace.name})
     if request.method == "POST" and form.is_valid():
         try:
-            services.rename_workspace(actor=request.membership, name=form.cleaned_data["name"])
+            services.rename_workspace(
+                actor=request.membership, name=form.cleaned_data["name"], request=request
+            )
         except services.WorkspaceError as error:
             form.add_error("name", str(error))
         else:
@@ -188,7 +198,7 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
         )
     if request.method == "POST" and request.user.is_authenticated:
         try:
-            membership = services.accept_invitation(user=request.user, token=token)
+            membership = services.accept_invitation(user=request.user, token=token, request=request)
         except services.WorkspaceError as error:
             return render(
                 request, "workspaces/invitation_invalid.html", {"reason": str(error)}, status=410

@@ -24,7 +24,7 @@ from tests.test_workspace_access import login
 
 from .seed import FAILED_NAME, SECRET_WORKSPACE, document, seed_site
 
-GETS = ["/ops/", "/ops/workspaces/{ws}/limits/"]
+GETS = ["/ops/", "/ops/workspaces/{ws}/limits/", "/ops/audit/", "/ops/audit/export.jsonl"]
 POSTS = ["/ops/reconcile/", "/ops/evict/", "/ops/documents/retry/", "/ops/policy/"]
 LEAKS = [SECRET_WORKSPACE, FAILED_NAME, "12,345", "Reconcile runs", "Operations dashboard"]
 

@@ -114,7 +114,7 @@ def _receive(request: ApiRequest) -> tuple[int, dict[str, Any]]:
 
 
 def _ingest_one(request: ApiRequest, upload: Any) -> dict[str, Any]:
-    result = ingest_one(actor(request), upload)
+    result = ingest_one(actor(request), upload, request)
     if result.document is None:
         return {"ok": False, "name": result.name, "message": result.message}
     return {
@@ -174,7 +174,9 @@ def reextract(request: ApiRequest, document_id: int) -> Any:
     require_writer(request)
     document = _document(request, document_id)
     try:
-        document = services.reextract_document(actor=actor(request), document=document)
+        document = services.reextract_document(
+            actor=actor(request), document=document, request=request
+        )
     except services.DocumentError as error:
         raise ApiError(409, "conflict", str(error)) from error
     return Answer(202, document_json(document))
@@ -187,7 +189,7 @@ def delete(request: ApiRequest, document_id: int) -> Any:
     require_writer(request)
     document = _document(request, document_id)
     try:
-        services.delete_document(actor=actor(request), document=document)
+        services.delete_document(actor=actor(request), document=document, request=request)
     except services.DocumentError:
         raise not_found() from None
     return HttpResponse(status=204)

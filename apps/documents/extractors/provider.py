@@ -86,7 +86,9 @@ class ProviderStrategy:
         if slot is None and FileStorePolicy.current().retention == Retention.KEEP:
             # Make room by evicting the least recently used kept copy, then try once more.
             limit = filestore.caps()
-            filestore.evict_beyond(self.client, limit.files - 1, limit.bytes - document.size)
+            filestore.evict_beyond(
+                self.client, limit.files - 1, limit.bytes - document.size, reason="cap"
+            )
             slot = filestore.reserve(owner, document.size, name)
         if slot is None:
             logger.info("provider file store full; document %s waits", document.pk)
