@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from apps.accounts.models import User
+from apps.audit.models import Action, AuditEvent
 from apps.workspaces.models import Membership, Role
 from docqa.processes import free_port
 from docqa.sso import JOIN_ROLES, oidc_providers, parse_auto_join
@@ -98,6 +99,8 @@ def test_auto_join_by_verified_domain_gives_the_configured_role(oidc, team, sett
     sso_sign_in(Client(), Identity("bob@Example.org", "Bob"))
     bob = User.objects.get(email="bob@example.org")
     assert Membership.objects.get(user=bob, workspace=team).role == Role.VIEWER
+    [joined] = AuditEvent.objects.filter(action=Action.MEMBER_AUTO_JOINED)
+    assert (joined.actor, joined.workspace, joined.details["role"]) == (bob, team, "viewer")
     # an unverified address at the same domain joins nothing
     sso_sign_in(Client(), Identity("eve@example.org", "Eve", email_verified=False))
     eve = User.objects.get(email="eve@example.org")

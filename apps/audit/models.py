@@ -38,6 +38,7 @@ class Action(models.TextChoices):
     MEMBER_ROLE_CHANGED = "member.role_changed", _("Role changed")
     MEMBER_REMOVED = "member.removed", _("Member removed")
     MEMBER_LEFT = "member.left", _("Member left")
+    MEMBER_AUTO_JOINED = "member.auto_joined", _("Joined by e-mail domain (single sign-on)")
     API_KEY_CREATED = "api_key.created", _("API key created")
     API_KEY_REVOKED = "api_key.revoked", _("API key revoked")
     CONVERSATION_EXPORTED = "export.conversation", _("Conversation exported")

@@ -90,9 +90,18 @@ def auto_join(*, user: User, verified_emails: list[str], **_signal: object) -> l
         if workspace is None:
             logger.warning("DOCQA_SSO_AUTO_JOIN names workspace %r, which does not exist.", slug)
             continue
-        membership, _created = Membership.objects.get_or_create(
+        membership, created = Membership.objects.get_or_create(
             workspace=workspace, user=user, defaults={"role": Role(role)}
         )
+        if created:
+            audit.record(
+                Action.MEMBER_AUTO_JOINED,
+                actor=user,
+                workspace=workspace,
+                target=membership,
+                target_label=user.email,
+                details={"role": membership.role, "email": email},
+            )
         joined.append(membership)
     return joined
 
