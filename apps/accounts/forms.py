@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_login_failed
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.client_address import client_address
@@ -63,6 +64,10 @@ class ThrottledLoginForm(AuthenticationForm):
         email = self.data.get("username", "")
         ip = client_address(self.request)
         if throttle.is_locked(ip, email):
+            # Refused before authenticate() runs, so Django would send no signal: send it, so
+            # the audit log (and any other listener) sees this failed sign-in too.
+            credentials = {"username": email, "throttled": True}
+            user_login_failed.send(sender=__name__, credentials=credentials, request=self.request)
             raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
         try:
             data = super().clean()

@@ -28,12 +28,10 @@ def on_login_failed(
     credentials = credentials or {}
     attempted = next((str(credentials[k]) for k in USERNAME_KEYS if credentials.get(k)), "")
     attempted = attempted[:254]
-    services.record(
-        Action.LOGIN_FAILED,
-        actor_label=attempted,
-        request=request,
-        details={"username": attempted},
-    )
+    details: dict[str, Any] = {"username": attempted}
+    if credentials.get("throttled"):  # refused by the login throttle before any password check
+        details["throttled"] = True
+    services.record(Action.LOGIN_FAILED, actor_label=attempted, request=request, details=details)
 
 
 def on_logout(sender: Any, request: Any = None, user: Any = None, **_kwargs: Any) -> None:

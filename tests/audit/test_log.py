@@ -186,3 +186,19 @@ def test_sign_in_failed_sign_in_and_sign_out_are_recorded(client, owner):
 
     signed_out = one_event(lambda: client.post("/accounts/logout/"), "auth.logout")
     assert signed_out.actor_id == owner.pk
+
+
+@pytest.mark.django_db
+def test_a_sign_in_refused_by_the_throttle_is_recorded_as_failed(client, owner, settings):
+    for _attempt in range(30):
+        response = client.post(
+            "/accounts/login/", {"username": owner.email, "password": "wrong-Pw-77"}
+        )
+        if "Too many failed attempts" in response.content.decode():
+            break
+    else:
+        raise AssertionError("the throttle never locked")
+    [throttled] = AuditEvent.objects.filter(action="auth.login_failed", details__throttled=True)
+    assert throttled.actor_label == owner.email and "wrong-Pw-77" not in json.dumps(
+        throttled.details
+    )
