@@ -124,3 +124,28 @@ def revoke_link(*, actor: Membership, link: ShareLink, request: HttpRequest | No
             request=request,
             details={"visibility": link.visibility},
         )
+
+
+def revoke_links_of_departing_member(*, instance: Membership, **_signal: object) -> int:
+    """A member removed, leaving, or deleted with their account: their live links in that
+    workspace are revoked (receiver of Membership's pre_delete, which comes before the user's
+    deletion clears ``created_by``). A link outlives neither the person's access nor the
+    authority they shared it with. Returns how many were revoked."""
+    now = timezone.now()
+    links = list(
+        ShareLink.objects.filter(
+            workspace_id=instance.workspace_id,
+            created_by_id=instance.user_id,
+            revoked_at__isnull=True,
+        )
+    )
+    ShareLink.objects.filter(pk__in=[link.pk for link in links]).update(revoked_at=now)
+    for link in links:
+        audit.record(
+            Action.SHARE_LINK_REVOKED,
+            workspace=instance.workspace,
+            target=link,
+            target_label=link.title,
+            details={"visibility": link.visibility, "reason": "member_left"},
+        )
+    return len(links)

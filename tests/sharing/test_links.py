@@ -232,3 +232,26 @@ def test_the_share_form_shows_only_to_those_who_may_share(answered, owner, membe
     conversation_page = f"/w/{answered.workspace.slug}/chat/{answered.pk}/"
     assert "data-share-form" in login(owner).get(conversation_page).content.decode()
     assert "data-share-form" not in login(member).get(conversation_page).content.decode()
+
+
+def test_a_removed_members_links_are_revoked_and_others_stay(
+    offline, app_server, team, owner, member
+):
+    """Removed through the members page: the member's public link now says revoked (410); the
+    owner's link of the same workspace still opens."""
+    from apps.audit.models import AuditEvent
+    from apps.workspaces.models import Membership
+
+    conversation = chat_services.create_conversation(workspace=team, user=member)
+    with app_server.client(member) as client:
+        assert stream(client, ask_url(conversation), {"question": "Anything?"}).status == 200
+    theirs = share(login(member), conversation, visibility="public")
+    mine = share(login(owner), conversation, visibility="public")
+    assert Client().get(link_url(theirs)).status_code == 200
+    membership = Membership.objects.get(workspace=team, user=member)
+    response = login(owner).post(f"/w/{team.slug}/members/{membership.pk}/remove/")
+    assert response.status_code == 302 and not Membership.objects.filter(pk=membership.pk).exists()
+    assert Client().get(link_url(theirs)).status_code == 410
+    assert Client().get(link_url(mine)).status_code == 200
+    revoked = AuditEvent.objects.get(action="share_link.revoked")
+    assert revoked.target_id == str(theirs.pk) and revoked.details["reason"] == "member_left"
